@@ -1,0 +1,57 @@
+//! Pinhole cameras: perspective and orthographic, image row 0 at the top.
+
+use crate::math::{Ray, V3};
+use tessera_types::scene::Camera as CameraDesc;
+
+/// A camera ready to generate rays for film positions.
+#[derive(Debug, Clone)]
+pub(crate) struct Camera {
+    eye: V3,
+    fwd: V3,
+    /// Right vector scaled to half the image width at unit distance (or in world units).
+    right: V3,
+    /// Up vector scaled to half the image height.
+    up: V3,
+    ortho: bool,
+    inv_w: f32,
+    inv_h: f32,
+}
+
+impl Camera {
+    /// Builds the camera for a `width` x `height` image.
+    pub(crate) fn new(desc: &CameraDesc, width: u32, height: u32) -> Camera {
+        let aspect = width as f32 / height as f32;
+        let (eye, target, up, half_h, ortho) = match desc {
+            CameraDesc::Perspective(p) => {
+                let half = (p.vfov_deg.to_radians() * 0.5).tan();
+                (p.eye, p.target, p.up, half, false)
+            }
+            CameraDesc::Orthographic(o) => (o.eye, o.target, o.up, o.height * 0.5, true),
+        };
+        let eye = V3::from(eye);
+        let fwd = (V3::from(target) - eye).normalize();
+        let right = fwd.cross(V3::from(up)).normalize();
+        let cup = right.cross(fwd);
+        Camera {
+            eye,
+            fwd,
+            right: right * (half_h * aspect),
+            up: cup * half_h,
+            ortho,
+            inv_w: 1.0 / width as f32,
+            inv_h: 1.0 / height as f32,
+        }
+    }
+
+    /// The ray through film position (`fx`, `fy`) in pixels, (0, 0) = top-left corner.
+    #[inline]
+    pub(crate) fn ray(&self, fx: f32, fy: f32) -> Ray {
+        let sx = 2.0 * fx * self.inv_w - 1.0;
+        let sy = 1.0 - 2.0 * fy * self.inv_h;
+        if self.ortho {
+            Ray::new(self.eye + self.right * sx + self.up * sy, self.fwd)
+        } else {
+            Ray::new(self.eye, (self.fwd + self.right * sx + self.up * sy).normalize())
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! Tessera's CPU path tracer. It turns a [`Scene`] into linear RGB radiance and knows nothing of
+//! jobs, tiles or workers beyond "render this rectangle".
+//!
+//! Determinism (DESIGN 4): every random number is keyed by (scene seed, pixel x, pixel y,
+//! sample index) and a pixel's samples are summed in order on one thread, so any tiling and any
+//! thread count produce bit-identical pixels.
+
+pub mod bench;
+mod bvh;
+mod camera;
+pub mod film;
+mod geometry;
+mod integrator;
+mod lights;
+mod material;
+pub mod math;
+mod sampler;
+
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicU32, Ordering};
+use tessera_types::scene::{Environment as EnvDesc, Scene, Shape};
+use tessera_types::{FieldError, Limits};
+
+pub use bench::{run_bench, BenchReport};
+pub use film::{read_exr_rgb, write_exr_rgb, Image};
+pub use sampler::Sampler;
+
+use bvh::Bvh;
+use camera::Camera;
+use geometry::{Kind, Prim};
+use material::Material;
+use math::V3;
+
+/// Why a scene could not be prepared or a benchmark run.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// The scene failed validation; the error names the field.
+    #[error("invalid scene: {0}")]
+    InvalidScene(#[from] FieldError),
+    /// A file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// An EXR file could not be decoded or encoded.
+    #[error("{path}: EXR: {message}")]
+    Exr {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Anything else, e.g. a reference image of the wrong size or an invalid thread count.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Radiance from where no shape is hit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Env {
+    Constant(V3),
+    Gradient { zenith: V3, horizon: V3 },
+}
+
+impl Env {
+    #[inline(always)]
+    pub(crate) fn radiance(&self, d: V3) -> V3 {
+        match *self {
+            Env::Constant(c) => c,
+            Env::Gradient { zenith, horizon } => {
+                let t = d.z.clamp(0.0, 1.0);
+                horizon + (zenith - horizon) * t
+            }
+        }
+    }
+}
+
+/// A scene ready to render: validated, flattened to primitives, BVH built once. Send + Sync.
+#[derive(Debug, Clone)]
+pub struct PreparedScene {
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) spp: u32,
+    pub(crate) max_depth: u32,
+    pub(crate) seed: u64,
+    pub(crate) camera: Camera,
+    pub(crate) env: Env,
+    pub(crate) materials: Vec<Material>,
+    pub(crate) prims: Vec<Prim>,
+    pub(crate) bvh: Bvh,
+    pub(crate) lights: lights::Lights,
+}
+
+/// Limits that only check the scene is well-formed; the coordinator applies its own limits.
+fn structural_limits() -> Limits {
+    Limits {
+        max_width: u32::MAX,
+        max_height: u32::MAX,
+        max_pixels: u64::MAX,
+        max_spp: u32::MAX,
+        max_depth: u32::MAX,
+        max_shapes: usize::MAX,
+        max_materials: usize::MAX,
+        max_triangles: usize::MAX,
+        ..Limits::default()
+    }
+}
+
+impl PreparedScene {
+    /// Validates the scene's structure (not the coordinator's size limits) and builds the BVH.
+    pub fn new(scene: &Scene) -> Result<Self, RenderError> {
+        scene.validate(&structural_limits())?;
+        let names: Vec<&String> = scene.materials.keys().collect();
+        let materials: Vec<Material> = scene.materials.values().map(Material::new).collect();
+        let mat_index =
+            |name: &str| names.binary_search_by(|n| n.as_str().cmp(name)).expect("validated") as u32;
+        let mut prims = Vec::with_capacity(scene.shapes.len());
+        for shape in &scene.shapes {
+            let material = mat_index(shape.material());
+            match shape {
+                Shape::Sphere(s) => prims.push(Prim {
+                    kind: Kind::Sphere,
+                    material,
+                    a: V3::from(s.center),
+                    b: V3::new(s.radius, 0.0, 0.0),
+                    c: V3::ZERO,
+                }),
+                Shape::Quad(q) => prims.push(Prim {
+                    kind: Kind::Quad,
+                    material,
+                    a: V3::from(q.center),
+                    b: V3::new(q.half_size[0], q.half_size[1], 0.0),
+                    c: V3::ZERO,
+                }),
+                Shape::Box(b) => prims.push(Prim {
+                    kind: Kind::Box,
+                    material,
+                    a: V3::from(b.min),
+                    b: V3::from(b.max),
+                    c: V3::ZERO,
+                }),
+                Shape::Mesh(m) => {
+                    for tri in &m.indices {
+                        let p = tri.map(|i| V3::from(m.positions[i as usize]));
+                        let (e1, e2) = (p[1] - p[0], p[2] - p[0]);
+                        // Degenerate triangles have no area to hit and no normal to shade.
+                        if e1.cross(e2).length() > 0.0 {
+                            prims.push(Prim { kind: Kind::Triangle, material, a: p[0], b: e1, c: e2 });
+                        }
+                    }
+                }
+            }
+        }
+        let bvh = Bvh::build(&mut prims);
+        let lights = lights::Lights::new(&prims, &materials);
+        let r = &scene.render;
+        Ok(PreparedScene {
+            width: r.width,
+            height: r.height,
+            spp: r.spp,
+            max_depth: r.max_depth,
+            seed: r.seed,
+            camera: Camera::new(&scene.camera, r.width, r.height),
+            env: match &scene.environment {
+                EnvDesc::Constant(c) => Env::Constant(V3::from(c.radiance)),
+                EnvDesc::Gradient(g) => {
+                    Env::Gradient { zenith: V3::from(g.zenith), horizon: V3::from(g.horizon) }
+                }
+            },
+            materials,
+            prims,
+            bvh,
+            lights,
+        })
+    }
+
+    /// Image width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Image height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// Samples per pixel.
+    pub fn spp(&self) -> u32 {
+        self.spp
+    }
+
+    /// Maximum path depth (segments including the camera ray).
+    pub fn max_depth(&self) -> u32 {
+        self.max_depth
+    }
+
+    /// The same scene rendered with a different sample count (benchmarks, previews).
+    pub fn with_spp(mut self, spp: u32) -> Self {
+        self.spp = spp.max(1);
+        self
+    }
+
+    /// The same scene rendered with a different maximum depth (at least 1).
+    pub fn with_max_depth(mut self, max_depth: u32) -> Self {
+        self.max_depth = max_depth.max(1);
+        self
+    }
+}
+
+/// Renders one row segment of `w` pixels starting at (`x`, `y`) into `out` (w*3 floats).
+fn render_row(scene: &PreparedScene, x: u32, y: u32, out: &mut [f32]) {
+    for (i, px) in out.chunks_exact_mut(3).enumerate() {
+        let c = integrator::pixel(scene, x + i as u32, y);
+        px.copy_from_slice(&c);
+    }
+}
+
+/// Linear RGB radiance, w*h*3 f32, row-major, row 0 = top of the rectangle. Uses rayon's current
+/// thread pool (callers pick the pool with `ThreadPool::install`).
+///
+/// Pixels outside the image are rendered as if the film extended there (callers should not ask).
+pub fn render_rect(scene: &PreparedScene, x: u32, y: u32, w: u32, h: u32) -> Vec<f32> {
+    let mut out = vec![0.0f32; w as usize * h as usize * 3];
+    if w == 0 || h == 0 {
+        return out;
+    }
+    out.par_chunks_mut(w as usize * 3)
+        .enumerate()
+        .for_each(|(row, buf)| render_row(scene, x, y + row as u32, buf));
+    out
+}
+
+/// Whole image, calling `on_progress(rows_done, total_rows)` as it goes (from any thread).
+pub fn render_image(scene: &PreparedScene, on_progress: &(dyn Fn(u32, u32) + Sync)) -> Vec<f32> {
+    let (w, h) = (scene.width, scene.height);
+    let mut out = vec![0.0f32; w as usize * h as usize * 3];
+    let done = AtomicU32::new(0);
+    out.par_chunks_mut(w as usize * 3).enumerate().for_each(|(row, buf)| {
+        render_row(scene, 0, row as u32, buf);
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        on_progress(n, h);
+    });
+    out
+}
