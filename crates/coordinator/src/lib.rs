@@ -66,6 +66,12 @@ impl Coordinator {
     /// Serves until `shutdown` is cancelled.
     pub async fn serve(self, shutdown: CancellationToken) -> std::io::Result<()> {
         let pump = tokio::spawn(pump::run(self.state.clone(), shutdown.clone()));
+        let closing = self.state.inner.shutdown.clone();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            stop.cancelled().await;
+            closing.cancel();
+        });
         let app = api::router(self.state.clone());
         let result = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown.clone().cancelled_owned())

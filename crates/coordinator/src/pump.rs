@@ -86,7 +86,10 @@ async fn on_task_done(
     let rect = {
         let mut l = live.lock().expect("live job lock");
         match data {
-            Some(data) if !l.added.contains(&index) => {
+            // Re-adding is harmless and yields the tile's rect even when the assembler was
+            // just rebuilt from the backend and already holds this tile (always the case for
+            // the first tile a coordinator sees), so every tile gets its `tile` message.
+            Some(data) => {
                 let payload = l.payloads.get(index as usize).cloned().unwrap_or_default();
                 let rect = l.assembler.add(index, &payload, &data)?;
                 l.added.insert(index);

@@ -60,6 +60,9 @@ pub(crate) struct Inner {
     pub hub: tokio::sync::broadcast::Sender<ServerMsg>,
     pub live: Mutex<HashMap<JobId, Arc<Mutex<LiveJob>>>>,
     pub finishing: Mutex<HashSet<JobId>>,
+    /// Cancelled when the coordinator stops, so long-lived WebSockets close and let the
+    /// server's graceful shutdown complete.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// Wall-clock milliseconds.
@@ -82,6 +85,7 @@ impl AppState {
                 hub,
                 live: Mutex::default(),
                 finishing: Mutex::default(),
+                shutdown: tokio_util::sync::CancellationToken::new(),
             }),
         }
     }

@@ -49,8 +49,13 @@ pub(crate) async fn serve(mut socket: WebSocket, state: AppState) {
         return;
     }
     let mut subs = Subs::default();
+    let closing = state.inner.shutdown.clone();
     loop {
         tokio::select! {
+            _ = closing.cancelled() => {
+                let _ = socket.send(Message::Close(None)).await;
+                return;
+            }
             incoming = socket.recv() => {
                 let Some(Ok(frame)) = incoming else { return };
                 let replies = match frame {
