@@ -206,7 +206,7 @@ function applyBatch(b) {
     if (state.zip.awaiting && (!e.job_id || e.job_id === state.zip.jobId)) finishZip(`ZIP failed: ${e.message}`);
     if (e.job_id && state.jobs.has(e.job_id)) upsertJob({ id: e.job_id, error: e.message });
   }
-  for (const l of b.logs) addLog(l.text, l.level, l.t);
+  if (b.logs.length) addLogs(b.logs);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -398,10 +398,10 @@ function renderJobs() {
     el.jobsBody.appendChild(frag);
     el.jobsEmpty.hidden = state.jobs.size > 0;
     const active = list.filter((j) => ACTIVE.has(j.status)).length;
-    el.jobsCount.textContent = `${plural(state.jobs.size, 'job')}${active ? `, ${active} active` : ''}`;
+    setText(el.jobsCount, `${plural(state.jobs.size, 'job')}${active ? `, ${active} active` : ''}`);
   } else if (state.dirty.size) {
     const active = [...state.jobs.values()].filter((j) => ACTIVE.has(j.status)).length;
-    el.jobsCount.textContent = `${plural(state.jobs.size, 'job')}${active ? `, ${active} active` : ''}`;
+    setText(el.jobsCount, `${plural(state.jobs.size, 'job')}${active ? `, ${active} active` : ''}`);
   }
   for (const id of state.dirty) {
     const job = state.jobs.get(id);
@@ -461,33 +461,56 @@ function progressOf(job) {
   return { done, total, pct };
 }
 
+/** Sets text / attributes only when they change, so unchanged rows cost no style work. */
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+function setAttr(node, name, value) {
+  if (value === null) {
+    if (node.hasAttribute(name)) node.removeAttribute(name);
+  } else if (node.getAttribute(name) !== value) {
+    node.setAttribute(name, value);
+  }
+}
+function setHidden(node, hidden) {
+  if (node.hidden !== hidden) node.hidden = hidden;
+}
+
 function fillRow(tr, job) {
-  tr.dataset.status = job.status;
-  tr.querySelector('.job-name').textContent = jobLabel(job);
-  tr.querySelector('.job-id').textContent = `${job.kind} · ${short(job.id)}`;
-  const err = tr.querySelector('.job-err');
-  err.hidden = !job.error;
-  err.textContent = job.error || '';
-  const badge = tr.querySelector('.badge');
-  badge.dataset.status = job.status;
-  badge.textContent = job.status;
+  const c = tr._cells || (tr._cells = {
+    name: tr.querySelector('.job-name'),
+    id: tr.querySelector('.job-id'),
+    err: tr.querySelector('.job-err'),
+    badge: tr.querySelector('.badge'),
+    bar: tr.querySelector('.bar > span'),
+    txt: tr.querySelector('.txt'),
+    created: tr.querySelector('.created'),
+    cancel: tr.querySelector('[data-testid="job-cancel"]'),
+    dl: tr.querySelector('[data-testid="job-download"]'),
+  });
+  const label = jobLabel(job);
+  setAttr(tr, 'data-status', job.status);
+  setText(c.name, label);
+  setText(c.id, `${job.kind} · ${short(job.id)}`);
+  setHidden(c.err, !job.error);
+  setText(c.err, job.error || '');
+  setAttr(c.badge, 'data-status', job.status);
+  setText(c.badge, job.status);
   const { done, total, pct } = progressOf(job);
-  const bar = tr.querySelector('.bar > span');
-  bar.style.width = `${pct}%`;
-  bar.dataset.status = job.status;
-  tr.querySelector('.txt').textContent = total ? `${done}/${total} · ${fmtPct(pct)} %` : job.status === 'done' ? '100 %' : '—';
-  tr.querySelector('.created').textContent = fmtTime(job.created_ms);
-  const cancel = tr.querySelector('[data-testid="job-cancel"]');
-  cancel.hidden = !ACTIVE.has(job.status);
-  cancel.setAttribute('aria-label', `Cancel ${jobLabel(job)}`);
-  const dl = tr.querySelector('[data-testid="job-download"]');
+  const width = `${pct}%`;
+  if (c.bar.style.width !== width) c.bar.style.width = width;
+  setAttr(c.bar, 'data-status', job.status);
+  setText(c.txt, total ? `${done}/${total} · ${fmtPct(pct)} %` : job.status === 'done' ? '100 %' : '—');
+  setText(c.created, fmtTime(job.created_ms));
+  setHidden(c.cancel, !ACTIVE.has(job.status));
+  setAttr(c.cancel, 'aria-label', `Cancel ${label}`);
   const url = resultUrl(job);
-  dl.hidden = job.status !== 'done' || !url;
-  if (url) dl.href = url;
-  if (job.output && job.output.filename) dl.setAttribute('download', job.output.filename);
-  else dl.setAttribute('download', '');
-  dl.setAttribute('aria-label', `Download ${job.output && job.output.filename ? job.output.filename : jobLabel(job)}`);
-  if (job.output && job.output.size) dl.title = `${job.output.filename} · ${fmtBytes(job.output.size)}`;
+  setHidden(c.dl, job.status !== 'done' || !url);
+  setAttr(c.dl, 'href', url || null);
+  const filename = job.output && job.output.filename;
+  setAttr(c.dl, 'download', filename || '');
+  setAttr(c.dl, 'aria-label', `Download ${filename || label}`);
+  setAttr(c.dl, 'title', job.output && job.output.size ? `${filename} · ${fmtBytes(job.output.size)}` : null);
 }
 
 function resultUrl(job) {
@@ -504,26 +527,28 @@ function renderViewer() {
     el.viewerCancel.hidden = true;
     return;
   }
-  el.viewerJob.textContent = `— ${jobLabel(job)}`;
-  el.viewerStatus.hidden = false;
-  el.viewerStatus.dataset.status = job.status;
-  el.viewerStatus.textContent = job.status;
-  el.viewerCancel.hidden = !ACTIVE.has(job.status);
+  setText(el.viewerJob, `— ${jobLabel(job)}`);
+  setHidden(el.viewerStatus, false);
+  setAttr(el.viewerStatus, 'data-status', job.status);
+  setText(el.viewerStatus, job.status);
+  setHidden(el.viewerCancel, !ACTIVE.has(job.status));
   const url = resultUrl(job);
-  el.viewerDownload.hidden = job.status !== 'done' || !url;
-  if (url) el.viewerDownload.href = url;
-  el.viewerDownload.setAttribute('download', (job.output && job.output.filename) || '');
+  setHidden(el.viewerDownload, job.status !== 'done' || !url);
+  setAttr(el.viewerDownload, 'href', url || null);
+  setAttr(el.viewerDownload, 'download', (job.output && job.output.filename) || '');
   const { done, total, pct } = progressOf(job);
   const unit = job.kind === 'render' ? 'tiles' : 'tasks';
-  el.progress.max = total || 1;
-  el.progress.value = total ? done : job.status === 'done' ? 1 : 0;
-  el.progress.dataset.status = job.status;
-  el.progress.setAttribute('aria-valuetext', `${done} of ${total} ${unit}, ${fmtPct(pct)} percent`);
+  const max = total || 1;
+  const value = total ? done : job.status === 'done' ? 1 : 0;
+  if (el.progress.max !== max) el.progress.max = max;
+  if (el.progress.value !== value) el.progress.value = value;
+  setAttr(el.progress, 'data-status', job.status);
+  setAttr(el.progress, 'aria-valuetext', `${done} of ${total} ${unit}, ${fmtPct(pct)} percent`);
   const text = total ? `${done} / ${total} ${unit} · ${fmtPct(pct)} %` : `${job.status}`;
-  el.progressText.textContent = job.status === 'error' || job.status === 'cancelled' ? `${text} · ${job.status}` : text;
-  el.progressText.dataset.done = String(done);
-  el.progressText.dataset.total = String(total);
-  el.progressText.dataset.percent = String(pct);
+  setText(el.progressText, job.status === 'error' || job.status === 'cancelled' ? `${text} · ${job.status}` : text);
+  setAttr(el.progressText, 'data-done', String(done));
+  setAttr(el.progressText, 'data-total', String(total));
+  setAttr(el.progressText, 'data-percent', String(pct));
   // The live region speaks at state changes and every quarter, not at every tile.
   const quarter = Math.floor(pct / 25);
   const announce = `${jobLabel(job)}: ${job.status}${total ? `, ${done} of ${total} ${unit}` : ''}`;
@@ -783,7 +808,7 @@ async function loadDefaultScene() {
     addLog(`could not load the default scene (${errorText(r)}); using the built-in example`, 'warn');
     scene = FALLBACK_SCENE;
   }
-  state.defaultSceneText = JSON.stringify(scene, null, 2);
+  state.defaultSceneText = JSON.stringify(scene, tidyNumber, 2);
   setEditor(state.defaultSceneText);
   el.editor.dataset.loaded = 'true';
 }
@@ -797,34 +822,61 @@ function setEditor(text) {
   if (scene) summarize(scene);
 }
 
+/**
+ * The server keeps scene numbers as f32, so 2.2 can come back as 2.200000047683716. Show the
+ * shortest decimal that is the same f32 (so the scene means exactly the same), else the value.
+ */
+function tidyNumber(_key, v) {
+  if (typeof v !== 'number' || !Number.isFinite(v) || Number.isInteger(v) || Math.fround(v) !== v) return v;
+  for (let digits = 1; digits <= 9; digits++) {
+    const short = Number(v.toPrecision(digits));
+    if (Math.fround(short) === v) return short;
+  }
+  return v;
+}
+
 // ---------------------------------------------------------------------------------------------
 // log
 
+const clockFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
+const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium', hour12: false });
+
 function addLog(text, level = 'info', t = Date.now()) {
+  addLogs([{ text, level, t }]);
+}
+
+/** Appends lines with one layout read and one write, however many there are. */
+function addLogs(lines) {
   const atBottom = el.log.scrollHeight - el.log.scrollTop - el.log.clientHeight < 24;
-  const li = document.createElement('li');
-  li.className = level;
-  const time = document.createElement('time');
-  const d = new Date(t);
-  time.dateTime = d.toISOString();
-  time.textContent = d.toLocaleTimeString([], { hour12: false });
-  li.append(time, text);
-  el.log.appendChild(li);
-  while (el.log.childElementCount > MAX_LOG) el.log.firstElementChild.remove();
+  const frag = document.createDocumentFragment();
+  for (const { text, level, t } of lines.slice(-MAX_LOG)) {
+    const li = document.createElement('li');
+    li.className = level || 'info';
+    const time = document.createElement('time');
+    const d = new Date(t || Date.now());
+    time.dateTime = d.toISOString();
+    time.textContent = clockFmt.format(d);
+    li.append(time, text);
+    frag.appendChild(li);
+  }
+  el.log.appendChild(frag);
+  let extra = el.log.childElementCount - MAX_LOG;
+  while (extra-- > 0) el.log.firstElementChild.remove();
   if (atBottom) el.log.scrollTop = el.log.scrollHeight;
 }
 
 // ---------------------------------------------------------------------------------------------
 // small helpers
 
-const short = (id) => String(id).slice(0, 8);
+const short = (id) => String(id).slice(-8); // ids are time-ordered: the tail tells them apart
 const plural = (n, w) => `${n} ${w}${n === 1 ? '' : 's'}`;
 const fmtPct = (p) => String(Math.round(Number(p) * 10) / 10);
 function fmtTime(ms) {
   if (!ms) return '';
   const d = new Date(ms);
-  const today = new Date().toDateString() === d.toDateString();
-  return today ? d.toLocaleTimeString([], { hour12: false }) : d.toLocaleString([], { hour12: false });
+  const now = new Date();
+  const today = now.getFullYear() === d.getFullYear() && now.getMonth() === d.getMonth() && now.getDate() === d.getDate();
+  return today ? clockFmt.format(d) : dateFmt.format(d);
 }
 function fmtBytes(n) {
   if (n < 1024) return `${n} B`;

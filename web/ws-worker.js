@@ -91,7 +91,7 @@ function log(text, level = 'info') {
   scheduleFlush();
 }
 
-const short = (id) => (id ? String(id).slice(0, 8) : '?');
+const short = (id) => (id ? String(id).slice(-8) : '?'); // the random tail of a time-ordered id
 
 // ---------------------------------------------------------------------------------------------
 // connection

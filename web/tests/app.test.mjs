@@ -140,7 +140,10 @@ test('the page loads, connects (hello) and shows the default scene', async () =>
   await page.waitForSelector(`${byTestId('scene-editor')}[data-loaded="true"]`, { timeout: 10_000 });
   const shown = await editorScene();
   const served = await (await fetch(`${server.url}/api/scenes/default`)).json();
-  assert.deepEqual(shown, served.scene && !served.render ? served.scene : served);
+  // The editor shows f32 numbers in their shortest form (2.2, not 2.200000047683716).
+  const f32 = (v) => JSON.parse(JSON.stringify(v), (_k, x) => (typeof x === 'number' ? Math.fround(x) : x));
+  assert.deepEqual(f32(shown), f32(served.scene && !served.render ? served.scene : served));
+  assert.doesNotMatch(await page.locator(byTestId('scene-editor')).inputValue(), /\d\.\d{12,}/, 'numbers are tidy');
   assert.ok(shown.render && shown.render.width > 0, 'the default scene has a render block');
   assert.equal(await page.isVisible(byTestId('editor-error')), false);
 });
@@ -347,6 +350,42 @@ test('the page reconnects by itself when the server restarts', async () => {
   await page.click(byTestId('refresh-jobs'));
   const done = await page.evaluate(() => window.tessera.jobs().filter((j) => j.status === 'done').length);
   assert.ok(done >= 2, `finished jobs are still listed (${done})`);
+});
+
+test('with an access token (?token=T) the page connects, renders and downloads', async () => {
+  const token = 'web-test-token';
+  const secured = await startServer({ token });
+  const ctx = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
+  try {
+    const denied = await fetch(`${secured.url}/api/status`);
+    assert.equal(denied.status, 401, 'the server really wants the token');
+    const p = await ctx.newPage();
+    const errors = [];
+    p.on('pageerror', (e) => errors.push(e.message));
+    await p.goto(`${secured.url}/?token=${token}`);
+    await p.waitForSelector(`${byTestId('connection')}[data-state="open"]`, { timeout: 15_000 });
+    await p.waitForSelector(`${byTestId('scene-editor')}[data-loaded="true"]`, { timeout: 10_000 });
+    const scene = JSON.parse(await p.locator(byTestId('scene-editor')).inputValue());
+    scene.render.width = 64;
+    scene.render.height = 64;
+    scene.render.spp = 2;
+    await p.locator(byTestId('scene-editor')).fill(JSON.stringify(scene));
+    await p.selectOption(byTestId('tile-size'), '32');
+    await p.click(byTestId('submit'));
+    await p.waitForFunction(() => /4 \/ 4 tiles · 100 %/.test(document.querySelector('[data-testid="progress-text"]').textContent), null, { timeout: 60_000 });
+    await p.waitForFunction(() => window.tessera.tilesDrawn() >= 4, null, { timeout: 10_000 });
+    const id = await p.locator(byTestId('canvas')).getAttribute('data-job-id');
+    const row = p.locator(`${byTestId('job-row')}[data-job-id="${id}"][data-status="done"]`);
+    await row.waitFor({ timeout: 30_000 });
+    const [download] = await Promise.all([p.waitForEvent('download', { timeout: 15_000 }), row.locator(byTestId('job-download')).click()]);
+    const { readFileSync } = await import('node:fs');
+    const bytes = readFileSync(await download.path());
+    assert.deepEqual([...bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'the download is a PNG');
+    assert.deepEqual(errors, []);
+  } finally {
+    await ctx.close();
+    await secured.stop();
+  }
 });
 
 test('screenshots for people (light and dark)', async () => {

@@ -48,8 +48,9 @@ export function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Spawns `tessera up` and resolves once `GET /api/status` answers. */
-async function spawnUp(bin, port, data, timeoutMs) {
+async function spawnUp(bin, port, data, timeoutMs, token) {
   const args = ['up', '--port', String(port), '--bind', '127.0.0.1', '--data', data];
+  if (token) args.push('--token', token);
   const useNice = existsSync('/usr/bin/nice') && process.env.TESSERA_TEST_NICE !== '0';
   const child = useNice
     ? spawn('/usr/bin/nice', ['-n', '10', bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -71,7 +72,7 @@ async function spawnUp(bin, port, data, timeoutMs) {
   for (;;) {
     if (proc.exited) throw new Error(`tessera up exited early (${JSON.stringify(proc.exited)}):\n${proc.output}`);
     try {
-      const res = await fetch(`${url}/api/status`);
+      const res = await fetch(`${url}/api/status`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
       if (res.ok) {
         await res.json();
         return proc;
@@ -100,13 +101,13 @@ async function stopProc(proc) {
  * `GET /api/status` answers. The server runs at a lower CPU priority (nice 10) so the browser
  * under test is not starved by the render threads on a small machine.
  */
-export async function startServer({ timeoutMs = 60_000 } = {}) {
+export async function startServer({ timeoutMs = 60_000, token } = {}) {
   const bin = tesseraBin();
   const port = await freePort();
   const data = mkdtempSync(path.join(tmpdir(), 'tessera-web-'));
   let proc;
   try {
-    proc = await spawnUp(bin, port, data, timeoutMs);
+    proc = await spawnUp(bin, port, data, timeoutMs, token);
   } catch (e) {
     rmSync(data, { recursive: true, force: true });
     throw e;
@@ -117,12 +118,12 @@ export async function startServer({ timeoutMs = 60_000 } = {}) {
     port,
     data,
     output: () => log + proc.output,
-    /** Stops the server; with `start`, starts it again on the same port and data directory. */
+    /** Stops the server and starts it again on the same port and data directory. */
     async restart({ downMs = 0 } = {}) {
       await stopProc(proc);
       log += proc.output;
       if (downMs) await sleep(downMs);
-      proc = await spawnUp(bin, port, data, timeoutMs);
+      proc = await spawnUp(bin, port, data, timeoutMs, token);
     },
     async stop() {
       await stopProc(proc);

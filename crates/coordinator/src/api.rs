@@ -82,8 +82,10 @@ async fn create_job(
             ApiError::Invalid(FieldError::new("body", e.body_text()))
         }
     })?;
-    let value: Value =
-        serde_json::from_slice(&body).map_err(|e| FieldError::new("body", format!("not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(&body).map_err(|e| {
+        let path = crate::error::json_error_path(&body, &e);
+        FieldError::new(if path.is_empty() { "body".into() } else { path }, format!("not valid JSON: {e}"))
+    })?;
     if !value.is_object() {
         return Err(FieldError::new("body", "expected a JSON object with a `kind`").into());
     }
@@ -222,8 +224,12 @@ async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
     })))
 }
 
-async fn default_scene() -> Json<Value> {
-    Json(serde_json::to_value(tessera_types::scene::Scene::default_scene()).expect("scene serialises"))
+async fn default_scene() -> Response {
+    // Serialised straight from the f32 fields: going through `serde_json::Value` would widen
+    // 2.2f32 to 2.200000047683716.
+    let body =
+        serde_json::to_string(&tessera_types::scene::Scene::default_scene()).expect("scene serialises");
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn openapi() -> Response {

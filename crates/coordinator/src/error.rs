@@ -85,3 +85,71 @@ impl IntoResponse for ApiError {
         (self.status(), axum::Json(body)).into_response()
     }
 }
+
+/// The field a JSON parse error is in (`scene.shapes[1].radius`), found by scanning `text` up
+/// to the error's line and column; empty at the top level. serde_json reports only a position,
+/// and a value such as `1e999` (JSON's nearest thing to infinity) should still name its field.
+pub(crate) fn json_error_path(text: &[u8], e: &serde_json::Error) -> String {
+    enum Frame {
+        Obj(Option<String>),
+        Arr(usize),
+    }
+    let mut offset = 0;
+    for _ in 1..e.line() {
+        match text[offset..].iter().position(|&b| b == b'\n') {
+            Some(p) => offset += p + 1,
+            None => break,
+        }
+    }
+    let end = (offset + e.column().saturating_sub(1)).min(text.len());
+    let (mut stack, mut key_next, mut i) = (Vec::new(), false, 0);
+    while i < end {
+        match text[i] {
+            b'{' => {
+                stack.push(Frame::Obj(None));
+                key_next = true;
+            }
+            b'[' => stack.push(Frame::Arr(0)),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Arr(n)) => *n += 1,
+                Some(Frame::Obj(k)) => {
+                    *k = None;
+                    key_next = true;
+                }
+                None => {}
+            },
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < end && text[i] != b'"' {
+                    i += if text[i] == b'\\' { 2 } else { 1 };
+                }
+                if key_next {
+                    if let Some(Frame::Obj(k)) = stack.last_mut() {
+                        *k = Some(String::from_utf8_lossy(&text[start..i.min(end)]).into_owned());
+                    }
+                    key_next = false;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    let mut path = String::new();
+    for f in &stack {
+        match f {
+            Frame::Obj(Some(k)) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+            }
+            Frame::Obj(None) => break,
+            Frame::Arr(n) => path.push_str(&format!("[{n}]")),
+        }
+    }
+    path
+}

@@ -45,7 +45,8 @@ impl Coordinator {
         registry: Registry,
         config: CoordinatorConfig,
     ) -> Result<Self, StartError> {
-        if !config.bind.is_loopback() && config.token.is_none() {
+        // An empty token would let `Authorization: Bearer ` in; it counts as no token.
+        if !config.bind.is_loopback() && config.token.as_deref().is_none_or(|t| t.trim().is_empty()) {
             return Err(StartError::TokenRequired(config.bind));
         }
         let addr = SocketAddr::new(config.bind, config.port);

@@ -78,28 +78,27 @@ async fn on_task_done(
     total: u32,
 ) -> Result<(), crate::error::ApiError> {
     let Some(job) = state.backend().get_job(job_id).await? else { return Ok(()) };
-    if job.status.is_final() {
+    if matches!(job.status, JobStatus::Cancelled | JobStatus::Error) {
         return Ok(());
     }
-    let live = state.live_job(&job).await?;
-    let data = state.backend().get_blob(&blob_key::task_result(job_id, index)).await?;
-    let rect = {
+    let kind = state.inner.registry.get(&job.kind)?.clone();
+    let payload = if job.status.is_final() {
+        // The sweep finished the job before this event arrived; clients still get the tile.
+        let tasks = state.backend().list_tasks(job_id).await?;
+        tasks.into_iter().nth(index as usize).map(|t| t.payload).unwrap_or_default()
+    } else {
+        let live = state.live_job(&job).await?;
+        let data = state.backend().get_blob(&blob_key::task_result(job_id, index)).await?;
         let mut l = live.lock().expect("live job lock");
-        match data {
-            // Re-adding is harmless and yields the tile's rect even when the assembler was
-            // just rebuilt from the backend and already holds this tile (always the case for
-            // the first tile a coordinator sees), so every tile gets its `tile` message.
-            Some(data) => {
-                let payload = l.payloads.get(index as usize).cloned().unwrap_or_default();
-                let rect = l.assembler.add(index, &payload, &data)?;
-                l.added.insert(index);
-                rect
-            }
-            _ => None,
+        let payload = l.payloads.get(index as usize).cloned().unwrap_or_default();
+        // A freshly rebuilt assembler already holds this tile; adding twice is wasted work.
+        if let Some(data) = data.filter(|_| !l.added.contains(&index)) {
+            l.assembler.add(index, &payload, &data)?;
+            l.added.insert(index);
         }
+        payload
     };
-    let dims = state.inner.registry.get(&job.kind).ok().and_then(|k| k.dimensions(&job));
-    if let (Some(rect), Some((width, height))) = (rect, dims) {
+    if let (Some(rect), Some((width, height))) = (kind.tile_rect(&payload), kind.dimensions(&job)) {
         state.broadcast(ServerMsg::Tile {
             job_id: job_id.clone(),
             index,
@@ -110,7 +109,7 @@ async fn on_task_done(
         });
     }
     state.broadcast(progress_msg(job_id, done, total));
-    if done >= total {
+    if done >= total && !job.status.is_final() {
         finish(state, &job).await;
     }
     Ok(())

@@ -93,7 +93,11 @@ pub(crate) async fn serve(mut socket: WebSocket, state: AppState) {
 async fn handle(state: &AppState, subs: &mut Subs, text: &str) -> Vec<ServerMsg> {
     let value: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
-        Err(e) => return vec![error(format!("frame: not valid JSON ({e})"), None)],
+        Err(e) => {
+            let path = crate::error::json_error_path(text.as_bytes(), &e);
+            let field = if path.is_empty() { "frame".to_string() } else { path };
+            return vec![error(format!("{field}: not valid JSON ({e})"), None)];
+        }
     };
     let msg: ClientMsg = match serde_json::from_value(value.clone()) {
         Ok(m) => m,

@@ -82,14 +82,9 @@ pub struct Output {
 
 /// Accumulates a job's task results on the coordinator as they land.
 pub trait Assembler: Send {
-    /// Takes one accepted task result; returns the tile's rectangle when the kind is visual.
-    /// Adding the same index twice is harmless (duplicate deliveries carry identical bytes).
-    fn add(
-        &mut self,
-        index: u32,
-        payload: &serde_json::Value,
-        data: &[u8],
-    ) -> Result<Option<Rect>, KindError>;
+    /// Takes one accepted task result. Adding the same index twice is harmless (duplicate
+    /// deliveries carry identical bytes).
+    fn add(&mut self, index: u32, payload: &serde_json::Value, data: &[u8]) -> Result<(), KindError>;
     /// An 8-bit PNG of the output so far, for visual kinds.
     fn preview_png(&self) -> Result<Option<Vec<u8>>, KindError>;
     /// Builds the output once every task has been added.
@@ -124,6 +119,13 @@ pub trait JobKind: Send + Sync + 'static {
     ) -> Result<Option<Vec<u8>>, KindError> {
         let _ = (job, payload, data);
         Ok(None)
+    }
+
+    /// The pixel rectangle a task covers, for visual kinds, read from its payload alone so a
+    /// client can be told where a tile goes without the assembler.
+    fn tile_rect(&self, payload: &serde_json::Value) -> Option<Rect> {
+        let _ = payload;
+        None
     }
 
     /// Image size for visual kinds, so a client can size its canvas.

@@ -232,6 +232,10 @@ impl JobKind for RenderKind {
             .map_err(|e| KindError::Task(e.to_string()))
     }
 
+    fn tile_rect(&self, payload: &serde_json::Value) -> Option<Rect> {
+        rect_of(payload).ok()
+    }
+
     fn dimensions(&self, job: &JobRecord) -> Option<(u32, u32)> {
         doc_of(job).ok().map(|d| (d.width, d.height))
     }
@@ -246,12 +250,7 @@ struct RenderAssembler {
 }
 
 impl Assembler for RenderAssembler {
-    fn add(
-        &mut self,
-        _index: u32,
-        payload: &serde_json::Value,
-        data: &[u8],
-    ) -> Result<Option<Rect>, KindError> {
+    fn add(&mut self, _index: u32, payload: &serde_json::Value, data: &[u8]) -> Result<(), KindError> {
         let rect = rect_of(payload)?;
         if rect.x + rect.w > self.width || rect.y + rect.h > self.height {
             return Err(KindError::Corrupt(format!("tile {rect:?} outside the image")));
@@ -262,7 +261,7 @@ impl Assembler for RenderAssembler {
             let start = ((rect.y as usize + j) * self.width as usize + rect.x as usize) * 3;
             self.canvas[start..start + row].copy_from_slice(src);
         }
-        Ok(Some(rect))
+        Ok(())
     }
 
     fn preview_png(&self) -> Result<Option<Vec<u8>>, KindError> {

@@ -130,14 +130,9 @@ struct ZipAssembler {
 }
 
 impl Assembler for ZipAssembler {
-    fn add(
-        &mut self,
-        _index: u32,
-        _payload: &serde_json::Value,
-        data: &[u8],
-    ) -> Result<Option<tessera_types::ws::Rect>, KindError> {
+    fn add(&mut self, _index: u32, _payload: &serde_json::Value, data: &[u8]) -> Result<(), KindError> {
         self.archive = Some(data.to_vec());
-        Ok(None)
+        Ok(())
     }
 
     fn preview_png(&self) -> Result<Option<Vec<u8>>, KindError> {

@@ -96,8 +96,7 @@ impl Farm {
             shutdown_deadline: Duration::from_millis(200),
             ..Default::default()
         };
-        let worker =
-            Worker::new(self.backend.clone(), Registry::standard(), config).expect("worker builds");
+        let worker = Worker::new(self.backend.clone(), Registry::standard(), config).expect("worker builds");
         let stop = self.cancel.clone();
         self.runtime.spawn(async move {
             let _ = worker.run(stop).await;
@@ -124,11 +123,7 @@ impl Farm {
         if let Some(t) = &self.token {
             headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {t}").parse().expect("header"));
         }
-        reqwest::Client::builder()
-            .default_headers(headers)
-            .timeout(WAIT)
-            .build()
-            .expect("http client")
+        reqwest::Client::builder().default_headers(headers).timeout(WAIT).build().expect("http client")
     }
 
     /// POSTs a job document; panics unless it is accepted (201). Returns the job id.
@@ -247,7 +242,8 @@ pub struct Ws {
 impl Ws {
     /// Connects; panics on failure.
     pub async fn connect(url: &str) -> Ws {
-        let (stream, _) = tokio_tungstenite::connect_async(url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        let (stream, _) =
+            tokio_tungstenite::connect_async(url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
         Ws { stream }
     }
 
