@@ -2,7 +2,7 @@
 //! fixed stack (no allocation per ray).
 
 use crate::geometry::{Aabb, Prim};
-use crate::math::{Ray, V3};
+use crate::math::{fmax, fmin, Ray, V3};
 
 /// One node: leaves have `count > 0` and own prims `first..first+count`; inner nodes have
 /// `count == 0` and children at `first` and `first + 1` (siblings adjacent, so one index does).
@@ -22,6 +22,17 @@ const TRAVERSAL_COST: f32 = 1.0;
 /// Deep enough for any tree built from the limits' 2M triangles with binned splits; the build
 /// falls back to a leaf rather than exceed it.
 pub(crate) const STACK: usize = 64;
+
+/// Traversal stack, owned by the caller so that a traversal does not zero it on every ray.
+/// Each entry keeps its box's entry distance, so a pop is skipped without a retest once a
+/// closer hit has been found.
+pub(crate) struct Stack([(u32, f32); STACK]);
+
+impl Stack {
+    pub(crate) fn new() -> Stack {
+        Stack([(0, 0.0); STACK])
+    }
+}
 
 /// The hierarchy over a primitive array, which the build reorders.
 #[derive(Debug, Clone)]
@@ -68,13 +79,20 @@ impl Bvh {
 
     /// Closest hit in (`t_min`, `t_max`): (prim index, t), or None.
     #[inline]
-    pub(crate) fn intersect(&self, prims: &[Prim], ray: &Ray, t_min: f32, t_max: f32) -> Option<(u32, f32)> {
+    pub(crate) fn intersect(
+        &self,
+        prims: &[Prim],
+        ray: &Ray,
+        t_min: f32,
+        t_max: f32,
+        stack: &mut Stack,
+    ) -> Option<(u32, f32)> {
         if self.nodes.is_empty() {
             return None;
         }
         let mut best_t = t_max;
         let mut best = u32::MAX;
-        let mut stack = [0u32; STACK];
+        let stack = &mut stack.0;
         let mut sp = 0usize;
         let mut node = &self.nodes[0];
         if slab(node, ray, t_min, best_t) == f32::INFINITY {
@@ -91,17 +109,16 @@ impl Bvh {
                     }
                 }
             } else {
-                let l = &self.nodes[node.first as usize];
-                let r = &self.nodes[node.first as usize + 1];
-                let tl = slab(l, ray, t_min, best_t);
-                let tr = slab(r, ray, t_min, best_t);
-                let (near, far, tn, tf) = if tl <= tr { (l, r, tl, tr) } else { (r, l, tr, tl) };
+                let l = node.first;
+                let tl = slab(&self.nodes[l as usize], ray, t_min, best_t);
+                let tr = slab(&self.nodes[l as usize + 1], ray, t_min, best_t);
+                let (near, far, tn, tf) = if tl <= tr { (l, l + 1, tl, tr) } else { (l + 1, l, tr, tl) };
                 if tn != f32::INFINITY {
                     if tf != f32::INFINITY {
-                        stack[sp] = node.first + u32::from(std::ptr::eq(far, r));
+                        stack[sp] = (far, tf);
                         sp += 1;
                     }
-                    node = near;
+                    node = &self.nodes[near as usize];
                     continue;
                 }
             }
@@ -111,9 +128,9 @@ impl Bvh {
                     return (best != u32::MAX).then_some((best, best_t));
                 }
                 sp -= 1;
-                let n = &self.nodes[stack[sp] as usize];
-                if slab(n, ray, t_min, best_t) != f32::INFINITY {
-                    node = n;
+                let (n, t) = stack[sp];
+                if t < best_t {
+                    node = &self.nodes[n as usize];
                     break;
                 }
             }
@@ -128,8 +145,8 @@ fn slab(n: &Node, ray: &Ray, t_min: f32, t_max: f32) -> f32 {
     let t2 = (n.max - ray.o).cmul(ray.inv_d);
     let lo = t1.min(t2);
     let hi = t1.max(t2);
-    let tn = lo.x.max(lo.y).max(lo.z).max(t_min);
-    let tf = hi.x.min(hi.y).min(hi.z).min(t_max);
+    let tn = fmax(fmax(fmax(lo.x, lo.y), lo.z), t_min);
+    let tf = fmin(fmin(fmin(hi.x, hi.y), hi.z), t_max);
     if tn <= tf {
         tn
     } else {

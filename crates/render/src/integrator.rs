@@ -1,5 +1,6 @@
 //! Unidirectional path tracing with Russian roulette; one pixel at a time, samples in order.
 
+use crate::bvh::Stack;
 use crate::lights::NONE;
 use crate::material::Material;
 use crate::math::{Ray, V3};
@@ -16,11 +17,12 @@ const RR_DEPTH: u32 = 5;
 pub(crate) fn pixel(scene: &PreparedScene, x: u32, y: u32) -> [f32; 3] {
     let mut sum = [0.0f64; 3];
     let mut n = 0u32;
+    let mut stack = Stack::new();
     for s in 0..scene.spp {
         let mut sampler = Sampler::new(scene.seed, x, y, s);
         let (jx, jy) = sampler.next_2d();
         let ray = scene.camera.ray(x as f32 + jx, y as f32 + jy);
-        let l = radiance(scene, ray, &mut sampler);
+        let l = radiance(scene, ray, &mut sampler, &mut stack);
         if l.is_finite() {
             sum[0] += f64::from(l.x);
             sum[1] += f64::from(l.y);
@@ -60,7 +62,7 @@ fn power_heuristic(a: f32, b: f32) -> f32 {
 /// while the sum stays an unbiased estimate. Other lobes are specular or approximate and rely on
 /// BSDF sampling alone (MIS weight 1 when their paths hit an emitter).
 #[inline]
-pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sampler) -> V3 {
+pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sampler, stack: &mut Stack) -> V3 {
     let mut l = V3::ZERO;
     let mut beta = V3::ONE;
     let mut eta_scale = 1.0f32;
@@ -69,7 +71,7 @@ pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sample
     // with it there (None: the emitter hit gets full weight).
     let mut mis_bsdf_pdf: Option<f32> = None;
     loop {
-        let Some((prim_ix, t)) = scene.bvh.intersect(&scene.prims, &ray, 0.0, f32::INFINITY) else {
+        let Some((prim_ix, t)) = scene.bvh.intersect(&scene.prims, &ray, 0.0, f32::INFINITY, stack) else {
             l += beta.cmul(scene.env.radiance(ray.d));
             break;
         };
@@ -104,15 +106,13 @@ pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sample
             if !scene.lights.is_empty() {
                 let nf = if ray.d.dot(surf.n) <= 0.0 { surf.n } else { -surf.n };
                 let o = surf.p + nf * offset(surf.p);
-                if let Some(ls) =
-                    scene.lights.sample(&scene.prims, &scene.materials, o, u_light, lu, lv)
-                {
+                if let Some(ls) = scene.lights.sample(&scene.prims, &scene.materials, o, u_light, lu, lv) {
                     let cos = ls.wi.dot(nf);
                     if cos > 0.0 && ls.pdf > 0.0 {
                         let shadow = Ray::new(o, ls.wi);
                         let visible = scene
                             .bvh
-                            .intersect(&scene.prims, &shadow, 0.0, f32::INFINITY)
+                            .intersect(&scene.prims, &shadow, 0.0, f32::INFINITY, stack)
                             .is_some_and(|(hit, _)| hit == ls.prim);
                         if visible {
                             let bsdf_pdf = cos * FRAC_1_PI;

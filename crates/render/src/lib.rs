@@ -5,6 +5,8 @@
 //! sample index) and a pixel's samples are summed in order on one thread, so any tiling and any
 //! thread count produce bit-identical pixels.
 
+#![warn(missing_docs)]
+
 pub mod bench;
 mod bvh;
 mod camera;
@@ -227,9 +229,16 @@ pub fn render_rect(scene: &PreparedScene, x: u32, y: u32, w: u32, h: u32) -> Vec
     if w == 0 || h == 0 {
         return out;
     }
-    out.par_chunks_mut(w as usize * 3)
-        .enumerate()
-        .for_each(|(row, buf)| render_row(scene, x, y + row as u32, buf));
+    // Blocks of pixels in row-major order rather than whole rows, so a wide, short rectangle
+    // still spreads over every thread; a block may run over into the next row.
+    const BLOCK: usize = 32;
+    out.par_chunks_mut(BLOCK * 3).enumerate().for_each(|(b, buf)| {
+        for (k, px) in buf.chunks_exact_mut(3).enumerate() {
+            let i = b * BLOCK + k;
+            let (px_x, px_y) = (x + (i % w as usize) as u32, y + (i / w as usize) as u32);
+            px.copy_from_slice(&integrator::pixel(scene, px_x, px_y));
+        }
+    });
     out
 }
 

@@ -2,6 +2,27 @@
 
 use std::ops::{Add, AddAssign, Div, Index, Mul, MulAssign, Neg, Sub};
 
+/// Minimum that compiles to one `minss`: `f32::min`'s NaN handling costs a compare and blend
+/// in the slab test, and a NaN there (0 * inf) only makes a box test conservative either way.
+#[inline(always)]
+pub fn fmin(a: f32, b: f32) -> f32 {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
+
+/// Maximum that compiles to one `maxss`; see [`fmin`].
+#[inline(always)]
+pub fn fmax(a: f32, b: f32) -> f32 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
 /// A 3-vector of f32 used for points, directions and RGB.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct V3 {
@@ -59,20 +80,20 @@ impl V3 {
     pub fn cmul(self, o: V3) -> V3 {
         V3::new(self.x * o.x, self.y * o.y, self.z * o.z)
     }
-    /// Component-wise minimum.
+    /// Component-wise minimum (NaN-unaware, see [`fmin`]).
     #[inline(always)]
     pub fn min(self, o: V3) -> V3 {
-        V3::new(self.x.min(o.x), self.y.min(o.y), self.z.min(o.z))
+        V3::new(fmin(self.x, o.x), fmin(self.y, o.y), fmin(self.z, o.z))
     }
-    /// Component-wise maximum.
+    /// Component-wise maximum (NaN-unaware, see [`fmax`]).
     #[inline(always)]
     pub fn max(self, o: V3) -> V3 {
-        V3::new(self.x.max(o.x), self.y.max(o.y), self.z.max(o.z))
+        V3::new(fmax(self.x, o.x), fmax(self.y, o.y), fmax(self.z, o.z))
     }
     /// Largest component.
     #[inline(always)]
     pub fn max_elem(self) -> f32 {
-        self.x.max(self.y).max(self.z)
+        fmax(fmax(self.x, self.y), self.z)
     }
     /// Largest absolute component.
     #[inline(always)]

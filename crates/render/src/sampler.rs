@@ -20,8 +20,11 @@ pub(crate) fn mix64(mut z: u64) -> u64 {
 /// first two bounces (5 each: lobe, direction, roulette, light choice, light position).
 const SOBOL_REQUESTS: u32 = 11;
 
-/// Direction numbers of Sobol dimension 1 (primitive polynomial x + 1): v_i = v_{i-1} ^ (v_{i-1} >> 1).
-const SOBOL_DIM1: [u32; 32] = {
+/// Sobol dimension 1 (primitive polynomial x + 1, direction numbers v_i = v_{i-1} ^ (v_{i-1} >> 1))
+/// as four byte-indexed tables: the generator matrix is linear over GF(2), so the 32-step
+/// bit loop becomes four lookups (4 KiB, stays in L1).
+#[cfg(test)]
+static SOBOL_DIM1: [[u32; 256]; 4] = {
     let mut v = [0u32; 32];
     v[0] = 1 << 31;
     let mut i = 1;
@@ -29,8 +32,72 @@ const SOBOL_DIM1: [u32; 32] = {
         v[i] = v[i - 1] ^ (v[i - 1] >> 1);
         i += 1;
     }
-    v
+    let mut t = [[0u32; 256]; 4];
+    let mut byte = 0;
+    while byte < 4 {
+        let mut b = 0;
+        while b < 256 {
+            let mut acc = 0u32;
+            let mut k = 0;
+            while k < 8 {
+                if b & (1 << k) != 0 {
+                    acc ^= v[byte * 8 + k];
+                }
+                k += 1;
+            }
+            t[byte][b] = acc;
+            b += 1;
+        }
+        byte += 1;
+    }
+    t
 };
+
+/// `reverse(sobol_dim1(reverse(x)))`, also linear, so the scrambles can work on bit-reversed
+/// values without reversing back and forth.
+static SOBOL_DIM1_REV: [[u32; 256]; 4] = {
+    let mut v = [0u32; 32];
+    v[0] = 1 << 31;
+    let mut i = 1;
+    while i < 32 {
+        v[i] = v[i - 1] ^ (v[i - 1] >> 1);
+        i += 1;
+    }
+    let mut t = [[0u32; 256]; 4];
+    let mut byte = 0;
+    while byte < 4 {
+        let mut b = 0;
+        while b < 256 {
+            let mut acc = 0u32;
+            let mut k = 0;
+            while k < 8 {
+                // Bit (byte*8 + k) of x is bit 31 - (byte*8 + k) of reverse(x).
+                if b & (1 << k) != 0 {
+                    acc ^= v[31 - (byte * 8 + k)].reverse_bits();
+                }
+                k += 1;
+            }
+            t[byte][b] = acc;
+            b += 1;
+        }
+        byte += 1;
+    }
+    t
+};
+
+#[inline(always)]
+fn table4(t: &[[u32; 256]; 4], i: u32) -> u32 {
+    t[0][(i & 0xff) as usize]
+        ^ t[1][((i >> 8) & 0xff) as usize]
+        ^ t[2][((i >> 16) & 0xff) as usize]
+        ^ t[3][(i >> 24) as usize]
+}
+
+#[cfg(test)]
+#[inline(always)]
+fn sobol_dim1(i: u32) -> u32 {
+    table4(&SOBOL_DIM1, i)
+}
 
 /// Laine–Karras style hash permutation that only lets bits affect higher bits (Burley 2020),
 /// which applied to bit-reversed values is a nested uniform (Owen) scramble.
@@ -44,7 +111,7 @@ fn lk_permute(mut x: u32, seed: u32) -> u32 {
     x
 }
 
-#[inline(always)]
+#[cfg(test)]
 fn owen_scramble(x: u32, seed: u32) -> u32 {
     lk_permute(x.reverse_bits(), seed).reverse_bits()
 }
@@ -72,7 +139,13 @@ impl Sampler {
         // Chained mixing rather than XOR so that swapping x and y gives a different stream.
         let pixel = mix64(mix64(seed ^ 0x9e37_79b9_7f4a_7c15) ^ ((u64::from(x) << 32) | u64::from(y)));
         let h = mix64(pixel ^ u64::from(s));
-        let mut sp = Sampler { pixel, index: s, request: 0, state: 0, inc: (mix64(h ^ 0xda94_2042_e4dd_58b5) << 1) | 1 };
+        let mut sp = Sampler {
+            pixel,
+            index: s,
+            request: 0,
+            state: 0,
+            inc: (mix64(h ^ 0xda94_2042_e4dd_58b5) << 1) | 1,
+        };
         sp.next_u32();
         sp.state = sp.state.wrapping_add(h);
         sp.next_u32();
@@ -89,7 +162,8 @@ impl Sampler {
         xorshifted.rotate_right(rot)
     }
 
-    /// Seeds and shuffled index of the next Sobol request, or None past the Sobol dimensions.
+    /// Scramble seed and bit-reversed shuffled index of the next Sobol request, or None past the
+    /// Sobol dimensions.
     #[inline(always)]
     fn sobol_request(&mut self) -> Option<(u32, u32)> {
         if self.request >= SOBOL_REQUESTS {
@@ -98,15 +172,18 @@ impl Sampler {
         let h = mix64(self.pixel ^ (u64::from(self.request) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         self.request += 1;
         // Shuffling the index by its own Owen scramble decorrelates the patterns' orders.
-        let idx = owen_scramble(self.index, h as u32);
-        Some((idx, (h >> 32) as u32))
+        // Kept bit-reversed: owen_scramble(i) = reverse(lk(reverse(i))).
+        let idx_rev = lk_permute(self.index.reverse_bits(), h as u32);
+        Some((idx_rev, (h >> 32) as u32))
     }
 
     /// Uniform in [0, 1).
     #[inline(always)]
     pub fn next_1d(&mut self) -> f32 {
         match self.sobol_request() {
-            Some((idx, seed)) => to_unit(owen_scramble(idx.reverse_bits(), seed)),
+            // Dimension 0 is the radical inverse, reverse(idx) = idx_rev; its Owen scramble is
+            // reverse(lk(reverse(idx_rev))).
+            Some((idx_rev, seed)) => to_unit(lk_permute(idx_rev.reverse_bits(), seed).reverse_bits()),
             None => to_unit(self.next_u32()),
         }
     }
@@ -115,24 +192,93 @@ impl Sampler {
     #[inline(always)]
     pub fn next_2d(&mut self) -> (f32, f32) {
         match self.sobol_request() {
-            Some((idx, seed)) => {
-                let mut d1 = 0u32;
-                let mut i = idx;
-                let mut k = 0;
-                while i != 0 {
-                    if i & 1 != 0 {
-                        d1 ^= SOBOL_DIM1[k];
-                    }
-                    i >>= 1;
-                    k += 1;
-                }
-                let d0 = idx.reverse_bits();
-                (to_unit(owen_scramble(d0, seed)), to_unit(owen_scramble(d1, seed ^ 0x6a09_e667)))
+            Some((idx_rev, seed)) => {
+                let d0 = lk_permute(idx_rev.reverse_bits(), seed).reverse_bits();
+                let d1 = lk_permute(table4(&SOBOL_DIM1_REV, idx_rev), seed ^ 0x6a09_e667).reverse_bits();
+                (to_unit(d0), to_unit(d1))
             }
             None => {
                 let a = to_unit(self.next_u32());
                 (a, to_unit(self.next_u32()))
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The table form must equal the textbook bit loop.
+    #[test]
+    fn sobol_tables_match_the_bit_loop() {
+        let mut v = [0u32; 32];
+        v[0] = 1 << 31;
+        for i in 1..32 {
+            v[i] = v[i - 1] ^ (v[i - 1] >> 1);
+        }
+        for idx in (0..5000u32).chain([u32::MAX, 0x8000_0001, 0x1234_5678]) {
+            let want = (0..32).filter(|k| idx & (1 << k) != 0).fold(0, |a, k| a ^ v[k]);
+            assert_eq!(sobol_dim1(idx), want, "{idx}");
+        }
+        // The first points of dimension 1 are 0, 1/2, 3/4, 1/4 (Sobol's classic sequence).
+        let p: Vec<u32> = (0..4).map(sobol_dim1).collect();
+        assert_eq!(p, [0, 0x8000_0000, 0xc000_0000, 0x4000_0000]);
+        for x in (0..5000u32).map(|i| i.wrapping_mul(0x9e37_79b9)) {
+            assert_eq!(table4(&SOBOL_DIM1_REV, x), sobol_dim1(x.reverse_bits()).reverse_bits(), "{x}");
+        }
+    }
+
+    /// The fast paths equal the textbook form: Owen-scrambled Sobol with a shuffled index.
+    #[test]
+    fn fast_paths_match_the_textbook_scramble() {
+        for s in 0..300u32 {
+            let mut fast = Sampler::new(3, 10, 20, s);
+            let mut slow = fast.clone();
+            let a = (fast.next_1d(), fast.next_2d());
+            let (idx_rev, seed) = slow.sobol_request().unwrap();
+            let idx = idx_rev.reverse_bits();
+            assert_eq!(
+                idx,
+                owen_scramble(s, {
+                    let h = mix64(slow.pixel ^ 0x9e37_79b9_7f4a_7c15);
+                    h as u32
+                })
+            );
+            let u = to_unit(owen_scramble(idx.reverse_bits(), seed));
+            let (idx_rev, seed) = slow.sobol_request().unwrap();
+            let idx = idx_rev.reverse_bits();
+            let v = (
+                to_unit(owen_scramble(idx.reverse_bits(), seed)),
+                to_unit(owen_scramble(sobol_dim1(idx), seed ^ 0x6a09_e667)),
+            );
+            assert_eq!(a, (u, v));
+        }
+    }
+
+    /// Over a power-of-two sample count, each 2D request is stratified: every one of the n
+    /// elementary 1/n x 1 and 1 x 1/n strips holds exactly one point (a (0,m,2)-net property).
+    #[test]
+    fn pairs_are_stratified_over_a_pixels_samples() {
+        let n = 64u32;
+        for request in 0..3 {
+            let pts: Vec<(f32, f32)> = (0..n)
+                .map(|s| {
+                    let mut sp = Sampler::new(9, 4, 5, s);
+                    for _ in 0..request {
+                        sp.next_2d();
+                    }
+                    sp.next_2d()
+                })
+                .collect();
+            let mut cols = vec![0; n as usize];
+            let mut rows = vec![0; n as usize];
+            for (u, v) in pts {
+                cols[(u * n as f32) as usize] += 1;
+                rows[(v * n as f32) as usize] += 1;
+            }
+            assert!(cols.iter().all(|&c| c == 1), "request {request}: {cols:?}");
+            assert!(rows.iter().all(|&c| c == 1), "request {request}: {rows:?}");
         }
     }
 }

@@ -18,7 +18,7 @@ fn white_furnace_diffuse_is_one_everywhere() {
     let p = prepare(scene(
         48,
         32,
-        64,
+        256,
         64,
         persp([0.0, -6.0, 1.0], [0.0, 0.0, 0.5], 40.0),
         constant([1.0, 1.0, 1.0]),
@@ -33,9 +33,13 @@ fn white_furnace_diffuse_is_one_everywhere() {
     ));
     let img = render(&p);
     let mean = img.iter().map(|&v| f64::from(v)).sum::<f64>() / img.len() as f64;
-    // 64 spp x 1536 pixels: the image mean's noise is about 1e-3 (RR weights 1/0.95^k).
+    // Every path returns exactly 1 except for Russian roulette: after k roulette steps a sample
+    // is 0.95^-k with probability 0.95^k, variance 0.95^-k - 1 (0.67 at k = 10, paths caught in
+    // the sphere/ground crevices). At 256 spp that is a pixel sigma of about 0.05 in the worst
+    // pixels, so 0.15 is 3 sigma; the image mean over 1536 pixels is good to about 2e-3.
     assert!((mean - 1.0).abs() < 0.005, "furnace image mean {mean}, expected 1");
     let worst = img.iter().map(|&v| (v - 1.0).abs()).fold(0.0f32, f32::max);
+    eprintln!("furnace mean {mean} worst {worst}");
     assert!(worst < 0.15, "furnace pixel off by {worst}");
 }
 
