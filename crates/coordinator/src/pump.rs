@@ -58,13 +58,10 @@ async fn on_event(state: &AppState, ev: Event) {
             }
         }
         Event::TaskFailed { job_id, index, error } => {
-            state.broadcast(ServerMsg::Progress {
-                job_id,
-                percent: 0.0,
-                message: format!("task {index} failed: {error}"),
-                done: 0,
-                total: 0,
-            });
+            task_note(state, job_id, format!("task {index} failed: {error}")).await;
+        }
+        Event::TaskRequeued { job_id, index, reason } => {
+            task_note(state, job_id, format!("task {index} requeued: {reason}")).await;
         }
         _ => {}
     }
@@ -115,16 +112,22 @@ async fn on_task_done(
     Ok(())
 }
 
+/// Tells subscribers about a task's setback as a progress message with the job's real counts,
+/// so a client's progress bar never jumps.
+async fn task_note(state: &AppState, job_id: JobId, message: String) {
+    if let Ok(Some(job)) = state.backend().get_job(&job_id).await {
+        state.broadcast(progress(&job_id, job.tasks_done, job.tasks_total, message));
+    }
+}
+
 /// The progress message for `done` of `total` tasks.
 pub(crate) fn progress_msg(job_id: &JobId, done: u32, total: u32) -> ServerMsg {
+    progress(job_id, done, total, format!("{done}/{total} tasks"))
+}
+
+fn progress(job_id: &JobId, done: u32, total: u32, message: String) -> ServerMsg {
     let percent = if total == 0 { 100.0 } else { done as f64 * 100.0 / total as f64 };
-    ServerMsg::Progress {
-        job_id: job_id.clone(),
-        percent,
-        message: format!("{done}/{total} tasks"),
-        done,
-        total,
-    }
+    ServerMsg::Progress { job_id: job_id.clone(), percent, message, done, total }
 }
 
 /// The `result` message of a done job; with `inline`, small files travel base64-encoded.
