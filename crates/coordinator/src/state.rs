@@ -67,10 +67,8 @@ pub(crate) struct Inner {
 
 /// Wall-clock milliseconds.
 pub(crate) fn now_ms() -> Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as Millis)
-        .unwrap_or(0)
+    use tessera_core::Clock;
+    tessera_core::SystemClock.now_ms()
 }
 
 impl AppState {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tessera_backend::{Backend, Completion, Failure};
 use tessera_kinds::{Registry, TaskRun};
 use tessera_types::{Event, JobStatus, Lease, Millis, WorkerId, WorkerInfo};
@@ -21,7 +21,8 @@ const IDLE_POLL: Duration = Duration::from_millis(500);
 
 /// Wall-clock milliseconds since the Unix epoch.
 pub fn now_ms() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
+    use tessera_core::Clock;
+    tessera_core::SystemClock.now_ms()
 }
 
 /// Errors that stop a worker (task failures never do).
