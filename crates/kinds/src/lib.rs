@@ -147,6 +147,11 @@ impl Registry {
         Registry { kinds: Arc::new(vec![Arc::new(render::RenderKind::default()), Arc::new(zip::ZipKind)]) }
     }
 
+    /// A registry of exactly these kinds (tests, embedders with their own kinds).
+    pub fn new(kinds: Vec<Arc<dyn JobKind>>) -> Self {
+        Registry { kinds: Arc::new(kinds) }
+    }
+
     /// The kind called `name`.
     pub fn get(&self, name: &str) -> Result<&Arc<dyn JobKind>, KindError> {
         self.kinds
