@@ -107,7 +107,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 pub(crate) fn load_scene(path: &std::path::Path, limits: &Limits) -> Result<Scene> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let scene = Scene::from_json_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    scene.validate(limits).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    // Local renders may load meshes by `path`, relative to the scene file; the farm may not.
+    scene.validate_local(limits).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(scene)
 }
 
@@ -119,7 +120,8 @@ fn render(args: RenderArgs, file: &FileConfig) -> Result<()> {
     let scene = load_scene(&args.scene, &limits)?;
     let threads = args.threads.or(file.threads).unwrap_or(0);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
-    let prepared = tessera_render::PreparedScene::new(&scene)?;
+    let base = args.scene.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let prepared = tessera_render::PreparedScene::with_base_dir(&scene, base)?;
     let (w, h) = (prepared.width(), prepared.height());
     let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(h as u64) };
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {elapsed} (eta {eta})")?);

@@ -1,36 +1,104 @@
-//! Bounding volume hierarchy: binned SAH build, flat node array, iterative traversal with a
-//! fixed stack (no allocation per ray).
+//! Bounding volume hierarchy: a 4-wide tree built top-down with binned SAH (subtrees built in
+//! parallel), stored as structure-of-arrays nodes so that one ray is tested against four boxes
+//! in one pass of 4-lane arithmetic, and traversed front to back with an explicit stack.
+//!
+//! The build grows each wide node by repeatedly splitting its child with the largest surface
+//! area (binary SAH splits, as Embree and pbrt-v4 collapse theirs), so the SAH decides leaf
+//! versus split exactly as a binary build would; only the grouping into nodes is wider.
 
 use crate::geometry::{Aabb, Prim};
-use crate::math::{fmax, fmin, Ray, V3};
+use crate::math::{Ray, V3};
+use crate::simd::F4;
 
-/// One node: leaves have `count > 0` and own prims `first..first+count`; inner nodes have
-/// `count == 0` and children at `first` and `first + 1` (siblings adjacent, so one index does).
-#[derive(Debug, Clone, Copy)]
-#[repr(C)]
-pub(crate) struct Node {
-    min: V3,
-    first: u32,
-    max: V3,
-    count: u32,
-}
-
+/// Children per node (one SSE register of boxes).
+const WIDTH: usize = 4;
 const BINS: usize = 16;
 const MAX_LEAF: usize = 4;
 /// Cost of visiting a node relative to intersecting one primitive.
 const TRAVERSAL_COST: f32 = 1.0;
-/// Deep enough for any tree built from the limits' 2M triangles with binned splits; the build
-/// falls back to a leaf rather than exceed it.
-pub(crate) const STACK: usize = 64;
+/// Binary split levels before the build stops splitting: bounds the build's recursion. It also
+/// bounds the traversal stack (see `STACK`).
+const MAX_DEPTH: usize = 64;
+/// Subtrees with at least this many primitives are built on separate rayon tasks; below it the
+/// task overhead and the cost of merging node arrays outweigh the gain.
+const PARALLEL_MIN: usize = 8 * 1024;
+/// `Node::child` of an unused slot.
+const EMPTY: u32 = u32::MAX;
 
-/// Traversal stack, owned by the caller so that a traversal does not zero it on every ray.
-/// Each entry keeps its box's entry distance, so a pop is skipped without a retest once a
-/// closer hit has been found.
-pub(crate) struct Stack([(u32, f32); STACK]);
+/// Four children's boxes, lane i = child i. `b[2 * axis]` holds the minima on `axis` and
+/// `b[2 * axis + 1]` the maxima, so a ray picks its near and far plane per axis by an index
+/// computed once from its direction's signs. Unused slots hold an inverted box (min = +inf,
+/// max = -inf), which every ray misses: its near distance is +inf and its far distance -inf
+/// whatever the sign of the direction, with no 0 * inf to produce a NaN.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(64))]
+pub(crate) struct Node {
+    b: [F4; 6],
+    /// Inner child: node index. Leaf child: index of its first primitive.
+    child: [u32; WIDTH],
+    /// 0 for an inner child (or unused slot), else the leaf's primitive count.
+    count: [u32; WIDTH],
+}
+
+impl Node {
+    const EMPTY: Node = Node {
+        b: [
+            F4::splat(f32::INFINITY),
+            F4::splat(f32::NEG_INFINITY),
+            F4::splat(f32::INFINITY),
+            F4::splat(f32::NEG_INFINITY),
+            F4::splat(f32::INFINITY),
+            F4::splat(f32::NEG_INFINITY),
+        ],
+        child: [EMPTY; WIDTH],
+        count: [0; WIDTH],
+    };
+
+    fn set_bounds(&mut self, lane: usize, bb: &Aabb) {
+        for axis in 0..3 {
+            self.b[2 * axis].0[lane] = bb.min.axis(axis);
+            self.b[2 * axis + 1].0[lane] = bb.max.axis(axis);
+        }
+    }
+}
+
+/// One pending entry of a traversal: a node (`count == 0`) or a leaf, with the distance at
+/// which the ray enters its box, so that a pop is skipped once a closer hit is known.
+#[derive(Clone, Copy)]
+struct Entry {
+    index: u32,
+    count: u32,
+    t: f32,
+}
+
+/// Most entries a traversal stack can hold: a node visit pushes at most `WIDTH - 1` siblings,
+/// and the entries on the stack are siblings of the nodes on the path from the root to the
+/// current one, whose length is at most `MAX_DEPTH` (each wide level takes at least one binary
+/// split, and the build makes at most `MAX_DEPTH` binary splits on any path).
+const STACK: usize = (WIDTH - 1) * MAX_DEPTH + 1;
+
+/// Traversal stack, owned by the caller so that it is set up once per pixel, not per ray.
+/// A fixed array indexed by a counter the traversal keeps in a register (a `Vec`'s push and
+/// pop cost 46 instructions per traversal on S2), boxed and recycled through a per-thread
+/// spare so that a pixel neither zeroes nor allocates it. `None` only while dropped.
+pub(crate) struct Stack(Option<Box<[Entry; STACK]>>);
+
+thread_local! {
+    /// The buffer of the last `Stack` dropped on this thread.
+    static SPARE: std::cell::Cell<Option<Box<[Entry; STACK]>>> = const { std::cell::Cell::new(None) };
+}
 
 impl Stack {
+    /// An empty stack with room for the deepest traversal.
     pub(crate) fn new() -> Stack {
-        Stack([(0, 0.0); STACK])
+        let buf = SPARE.take().unwrap_or_else(|| Box::new([Entry { index: 0, count: 0, t: 0.0 }; STACK]));
+        Stack(Some(buf))
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        SPARE.set(self.0.take());
     }
 }
 
@@ -40,18 +108,51 @@ pub(crate) struct Bvh {
     nodes: Vec<Node>,
 }
 
-#[derive(Clone, Copy)]
-struct Bin {
-    bounds: Aabb,
-    count: u32,
+/// A ray prepared for box tests: origin and reciprocal direction in every lane, and the index
+/// into `Node::b` of the near and far plane per axis.
+struct RayBox {
+    o: [F4; 3],
+    inv: [F4; 3],
+    near: [usize; 3],
+    far: [usize; 3],
 }
 
-struct Builder<'a> {
-    prims: &'a [Prim],
-    bounds: Vec<Aabb>,
-    centroids: Vec<V3>,
-    order: Vec<u32>,
-    nodes: Vec<Node>,
+impl RayBox {
+    #[inline(always)]
+    fn new(ray: &Ray) -> RayBox {
+        let (o, inv) = (ray.o, ray.inv_d);
+        // A negative direction (including -0, whose reciprocal is -inf) enters at the max plane.
+        let neg = |v: f32| usize::from(v.is_sign_negative());
+        let sx = neg(inv.x);
+        let sy = neg(inv.y);
+        let sz = neg(inv.z);
+        RayBox {
+            o: [F4::splat(o.x), F4::splat(o.y), F4::splat(o.z)],
+            inv: [F4::splat(inv.x), F4::splat(inv.y), F4::splat(inv.z)],
+            near: [sx, 2 + sy, 4 + sz],
+            far: [1 - sx, 3 - sy, 5 - sz],
+        }
+    }
+}
+
+/// Entry distances into the node's four boxes and a bit mask of those the ray crosses within
+/// (`t_min`, `t_max`).
+///
+/// The max/min operand order makes a NaN lane (a ray in a box's plane with a zero direction
+/// component: 0 * inf) drop out of the reduction rather than poison it, so such a box counts as
+/// hit, which is conservative.
+#[inline(always)]
+fn slab4(n: &Node, r: &RayBox, t_min: f32, t_max: f32) -> (F4, u32) {
+    let mut tn = F4::splat(t_min);
+    let mut tf = F4::splat(t_max);
+    for axis in 0..3 {
+        let a = (n.b[r.near[axis]] - r.o[axis]) * r.inv[axis];
+        let b = (n.b[r.far[axis]] - r.o[axis]) * r.inv[axis];
+        tn = a.max(tn);
+        tf = b.min(tf);
+    }
+    let mask = tn.le_mask(tf);
+    (tn, mask)
 }
 
 impl Bvh {
@@ -60,25 +161,38 @@ impl Bvh {
         if prims.is_empty() {
             return Bvh { nodes: Vec::new() };
         }
-        let bounds: Vec<Aabb> = prims.iter().map(Prim::bounds).collect();
-        let centroids = bounds.iter().map(Aabb::centroid).collect();
-        let mut b = Builder {
-            prims,
-            bounds,
-            centroids,
-            order: (0..prims.len() as u32).collect(),
-            nodes: Vec::with_capacity(2 * prims.len()),
+        let mut refs: Vec<Ref> = {
+            use rayon::prelude::*;
+            prims
+                .par_iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let b = p.bounds();
+                    Ref { min: b.min, prim: i as u32, max: b.max }
+                })
+                .collect()
         };
-        b.nodes.push(Node { min: V3::ZERO, first: 0, max: V3::ZERO, count: 0 });
-        b.split(0, 0, prims.len(), 1);
-        let reordered = b.order.iter().map(|&i| b.prims[i as usize]).collect();
-        let nodes = std::mem::take(&mut b.nodes);
-        *prims = reordered;
+        let whole = Kid::of(&refs, 0, refs.len(), 0);
+        let mut nodes = Vec::with_capacity(prims.len() / 2 + 1);
+        match try_split(&mut refs, &whole) {
+            Some((a, b)) => {
+                build_inner(&mut refs, 0, [a, b], &mut nodes);
+            }
+            None => {
+                // A single leaf still sits under a root node, so traversal always starts at one.
+                let mut root = Node::EMPTY;
+                root.set_bounds(0, &whole.bb);
+                root.child[0] = 0;
+                root.count[0] = refs.len() as u32;
+                nodes.push(root);
+            }
+        }
+        *prims = refs.iter().map(|r| prims[r.prim as usize]).collect();
         Bvh { nodes }
     }
 
     /// Closest hit in (`t_min`, `t_max`): (prim index, t), or None.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn intersect(
         &self,
         prims: &[Prim],
@@ -90,18 +204,18 @@ impl Bvh {
         if self.nodes.is_empty() {
             return None;
         }
+        let r = RayBox::new(ray);
         let mut best_t = t_max;
         let mut best = u32::MAX;
-        let stack = &mut stack.0;
+        let stack: &mut [Entry; STACK] = stack.0.as_deref_mut().expect("a live stack has its buffer");
+        // Entries below `sp` are this traversal's; the rest are stale and never read. `sp`
+        // stays below `STACK` by the bound proven there (an index past it would panic).
         let mut sp = 0usize;
-        let mut node = &self.nodes[0];
-        if slab(node, ray, t_min, best_t) == f32::INFINITY {
-            return None;
-        }
+        let mut cur = Entry { index: 0, count: 0, t: t_min };
         loop {
-            if node.count > 0 {
-                let first = node.first as usize;
-                for (i, p) in prims[first..first + node.count as usize].iter().enumerate() {
+            if cur.count > 0 {
+                let first = cur.index as usize;
+                for (i, p) in prims[first..first + cur.count as usize].iter().enumerate() {
                     let t = p.intersect(ray, t_min, best_t);
                     if t < best_t {
                         best_t = t;
@@ -109,28 +223,62 @@ impl Bvh {
                     }
                 }
             } else {
-                let l = node.first;
-                let tl = slab(&self.nodes[l as usize], ray, t_min, best_t);
-                let tr = slab(&self.nodes[l as usize + 1], ray, t_min, best_t);
-                let (near, far, tn, tf) = if tl <= tr { (l, l + 1, tl, tr) } else { (l + 1, l, tr, tl) };
-                if tn != f32::INFINITY {
-                    if tf != f32::INFINITY {
-                        stack[sp] = (far, tf);
+                let node = &self.nodes[cur.index as usize];
+                let (tn, mut mask) = slab4(node, &r, t_min, best_t);
+                if mask != 0 {
+                    let lane = |i: u32| {
+                        let i = i as usize;
+                        Entry { index: node.child[i], count: node.count[i], t: tn.0[i] }
+                    };
+                    let e0 = lane(mask.trailing_zeros());
+                    mask &= mask - 1;
+                    // One or two children hit is the common case: no sorting loop for them.
+                    if mask == 0 {
+                        cur = e0;
+                        continue;
+                    }
+                    let e1 = lane(mask.trailing_zeros());
+                    mask &= mask - 1;
+                    // Ties keep lane order, as the general case's stable sort does.
+                    let (near, far) = if e1.t < e0.t { (e1, e0) } else { (e0, e1) };
+                    if mask == 0 {
+                        stack[sp] = far;
+                        sp += 1;
+                        cur = near;
+                        continue;
+                    }
+                    // Three or four: insertion sort near to far (stable), push all but the
+                    // nearest farthest first, visit the nearest.
+                    let mut hits = [near, far, far, far];
+                    let mut n = 2;
+                    while mask != 0 {
+                        let e = lane(mask.trailing_zeros());
+                        mask &= mask - 1;
+                        let mut j = n;
+                        while j > 0 && hits[j - 1].t > e.t {
+                            hits[j] = hits[j - 1];
+                            j -= 1;
+                        }
+                        hits[j] = e;
+                        n += 1;
+                    }
+                    for k in (1..n).rev() {
+                        stack[sp] = hits[k];
                         sp += 1;
                     }
-                    node = &self.nodes[near as usize];
+                    cur = hits[0];
                     continue;
                 }
             }
-            // Pop the next node that could still hold a closer hit.
+            // Pop the next entry that could still hold a closer hit.
             loop {
                 if sp == 0 {
                     return (best != u32::MAX).then_some((best, best_t));
                 }
                 sp -= 1;
-                let (n, t) = stack[sp];
-                if t < best_t {
-                    node = &self.nodes[n as usize];
+                let e = stack[sp];
+                if e.t < best_t {
+                    cur = e;
                     break;
                 }
             }
@@ -138,113 +286,228 @@ impl Bvh {
     }
 }
 
-/// Entry distance of the ray into the node's box within (`t_min`, `t_max`), or infinity.
-#[inline(always)]
-fn slab(n: &Node, ray: &Ray, t_min: f32, t_max: f32) -> f32 {
-    let t1 = (n.min - ray.o).cmul(ray.inv_d);
-    let t2 = (n.max - ray.o).cmul(ray.inv_d);
-    let lo = t1.min(t2);
-    let hi = t1.max(t2);
-    let tn = fmax(fmax(fmax(lo.x, lo.y), lo.z), t_min);
-    let tf = fmin(fmin(fmin(hi.x, hi.y), hi.z), t_max);
-    if tn <= tf {
-        tn
-    } else {
-        f32::INFINITY
+/// A primitive's box and its index, as the build moves it around.
+#[derive(Clone, Copy)]
+struct Ref {
+    min: V3,
+    prim: u32,
+    max: V3,
+}
+
+impl Ref {
+    /// Twice the centroid: the build only compares centroids, so the halving is skipped.
+    #[inline(always)]
+    fn c2(&self) -> V3 {
+        self.min + self.max
     }
 }
 
-impl Builder<'_> {
-    fn split(&mut self, node: usize, start: usize, end: usize, depth: usize) {
+/// A range `start..end` of the refs being built, with its bounds, its (doubled) centroid
+/// bounds and its binary split depth.
+#[derive(Clone, Copy)]
+struct Kid {
+    start: usize,
+    end: usize,
+    bb: Aabb,
+    cb: Aabb,
+    depth: usize,
+}
+
+impl Kid {
+    fn of(refs: &[Ref], start: usize, end: usize, depth: usize) -> Kid {
         let mut bb = Aabb::EMPTY;
         let mut cb = Aabb::EMPTY;
-        for &i in &self.order[start..end] {
-            bb.grow(&self.bounds[i as usize]);
-            cb.grow_point(self.centroids[i as usize]);
+        for r in &refs[start..end] {
+            bb.min = bb.min.min(r.min);
+            bb.max = bb.max.max(r.max);
+            cb.grow_point(r.c2());
         }
-        self.nodes[node].min = bb.min;
-        self.nodes[node].max = bb.max;
-        let count = end - start;
-        let leaf = |s: &mut Self| {
-            s.nodes[node].first = start as u32;
-            s.nodes[node].count = count as u32;
-        };
-        // The stack holds at most one entry per level, so never build deeper than it.
-        if count <= 1 || depth >= STACK - 1 {
-            return leaf(self);
-        }
-        let Some((axis, pos, cost)) = self.best_split(start, end, &cb) else {
-            return leaf(self);
-        };
-        let leaf_cost = count as f32;
-        let split_cost = TRAVERSAL_COST + cost / bb.half_area().max(f32::MIN_POSITIVE);
-        if count <= MAX_LEAF && split_cost >= leaf_cost {
-            return leaf(self);
-        }
-        let (lo, ext) = (cb.min.axis(axis), cb.max.axis(axis) - cb.min.axis(axis));
-        let scale = BINS as f32 / ext;
-        let cents = &self.centroids;
-        let mid = start
-            + partition(&mut self.order[start..end], |&i| {
-                bin_of(cents[i as usize].axis(axis), lo, scale) < pos
-            });
-        if mid == start || mid == end {
-            return leaf(self);
-        }
-        let children = self.nodes.len();
-        self.nodes.push(Node { min: V3::ZERO, first: 0, max: V3::ZERO, count: 0 });
-        self.nodes.push(Node { min: V3::ZERO, first: 0, max: V3::ZERO, count: 0 });
-        self.nodes[node].first = children as u32;
-        self.nodes[node].count = 0;
-        self.split(children, start, mid, depth + 1);
-        self.split(children + 1, mid, end, depth + 1);
-    }
-
-    /// Best binned SAH split: (axis, first bin of the right side, SAH cost numerator).
-    fn best_split(&self, start: usize, end: usize, cb: &Aabb) -> Option<(usize, usize, f32)> {
-        let mut best: Option<(usize, usize, f32)> = None;
-        for axis in 0..3 {
-            let lo = cb.min.axis(axis);
-            let ext = cb.max.axis(axis) - lo;
-            if ext.is_nan() || ext <= 0.0 {
-                continue;
-            }
-            let scale = BINS as f32 / ext;
-            let mut bins = [Bin { bounds: Aabb::EMPTY, count: 0 }; BINS];
-            for &i in &self.order[start..end] {
-                let b = &mut bins[bin_of(self.centroids[i as usize].axis(axis), lo, scale)];
-                b.bounds.grow(&self.bounds[i as usize]);
-                b.count += 1;
-            }
-            let mut right_area = [0.0f32; BINS];
-            let mut right_count = [0u32; BINS];
-            let mut acc = Aabb::EMPTY;
-            let mut n = 0;
-            for k in (1..BINS).rev() {
-                acc.grow(&bins[k].bounds);
-                n += bins[k].count;
-                right_area[k] = acc.half_area();
-                right_count[k] = n;
-            }
-            let mut acc = Aabb::EMPTY;
-            let mut n = 0;
-            for k in 1..BINS {
-                acc.grow(&bins[k - 1].bounds);
-                n += bins[k - 1].count;
-                if n == 0 || right_count[k] == 0 {
-                    continue;
-                }
-                let cost = acc.half_area() * n as f32 + right_area[k] * right_count[k] as f32;
-                if best.is_none_or(|b| cost < b.2) {
-                    best = Some((axis, k, cost));
-                }
-            }
-        }
-        best
+        Kid { start, end, bb, cb, depth }
     }
 }
 
-#[inline]
+/// One bin of the SAH sweep: the primitive boxes' bounds, their doubled centroids' bounds (so
+/// that the two halves of a split need no second pass over their refs) and their count. Lane 3
+/// is unused.
+#[derive(Clone, Copy)]
+struct Bin {
+    min: F4,
+    max: F4,
+    cmin: F4,
+    cmax: F4,
+    count: u32,
+}
+
+impl Bin {
+    const EMPTY: Bin = Bin {
+        min: F4::splat(f32::INFINITY),
+        max: F4::splat(f32::NEG_INFINITY),
+        cmin: F4::splat(f32::INFINITY),
+        cmax: F4::splat(f32::NEG_INFINITY),
+        count: 0,
+    };
+
+    #[inline(always)]
+    fn merge(&mut self, o: &Bin) {
+        self.min = o.min.min(self.min);
+        self.max = o.max.max(self.max);
+        self.cmin = o.cmin.min(self.cmin);
+        self.cmax = o.cmax.max(self.cmax);
+        self.count += o.count;
+    }
+
+    fn bounds(&self) -> Aabb {
+        Aabb { min: v3(self.min), max: v3(self.max) }
+    }
+
+    fn cbounds(&self) -> Aabb {
+        Aabb { min: v3(self.cmin), max: v3(self.cmax) }
+    }
+}
+
+#[inline(always)]
+fn f4(v: V3) -> F4 {
+    F4([v.x, v.y, v.z, 0.0])
+}
+
+#[inline(always)]
+fn v3(v: F4) -> V3 {
+    V3::new(v.0[0], v.0[1], v.0[2])
+}
+
+type Bins = [[Bin; BINS]; 3];
+
+/// Bins `refs` on all three axes in one pass.
+fn bin_refs(refs: &[Ref], lo: F4, scale: F4) -> Box<Bins> {
+    let mut bins = Box::new([[Bin::EMPTY; BINS]; 3]);
+    for r in refs {
+        let (mn, mx) = (f4(r.min), f4(r.max));
+        let c = F4([mn.0[0] + mx.0[0], mn.0[1] + mx.0[1], mn.0[2] + mx.0[2], 0.0]);
+        let b = (c - lo) * scale;
+        for (axis, bins) in bins.iter_mut().enumerate() {
+            // The same float expression as `bin_of`, so binning and partitioning agree.
+            let bin = &mut bins[((b.0[axis]) as usize).min(BINS - 1)];
+            bin.min = mn.min(bin.min);
+            bin.max = mx.max(bin.max);
+            bin.cmin = c.min(bin.cmin);
+            bin.cmax = c.max(bin.cmax);
+            bin.count += 1;
+        }
+    }
+    bins
+}
+
+/// Refs per parallel binning task. Bins merge by min, max and integer sums, which are exact,
+/// so the result does not depend on how the work was split.
+const BIN_CHUNK: usize = 32 * 1024;
+
+/// Decides whether `kid` is better split than kept as a leaf and, if so, partitions its refs
+/// and returns the two halves.
+fn try_split(refs: &mut [Ref], kid: &Kid) -> Option<(Kid, Kid)> {
+    let count = kid.end - kid.start;
+    if count <= 1 || kid.depth >= MAX_DEPTH {
+        return None;
+    }
+    let slice = &mut refs[kid.start..kid.end];
+    // Many identical centroids: any split is as good as another, so halve by position to keep
+    // leaves small.
+    let median = |refs: &[Ref]| {
+        (count > MAX_LEAF).then(|| {
+            let m = kid.start + count / 2;
+            (Kid::of(refs, kid.start, m, kid.depth + 1), Kid::of(refs, m, kid.end, kid.depth + 1))
+        })
+    };
+    let cb = &kid.cb;
+    let mut lo = [0.0f32; 4];
+    let mut scale = [0.0f32; 4];
+    let mut usable = [false; 3];
+    for axis in 0..3 {
+        lo[axis] = cb.min.axis(axis);
+        let ext = cb.max.axis(axis) - lo[axis];
+        usable[axis] = ext > 0.0 && ext.is_finite();
+        scale[axis] = if usable[axis] { BINS as f32 / ext } else { 0.0 };
+    }
+    if !usable.iter().any(|&u| u) {
+        return median(refs);
+    }
+    let (lo, scale) = (F4(lo), F4(scale));
+    let bins = if slice.len() >= 2 * BIN_CHUNK {
+        use rayon::prelude::*;
+        slice.par_chunks(BIN_CHUNK).map(|c| bin_refs(c, lo, scale)).reduce_with(|mut a, b| {
+            for (a, b) in a.iter_mut().zip(b.iter()) {
+                for (a, b) in a.iter_mut().zip(b) {
+                    a.merge(b);
+                }
+            }
+            a
+        })?
+    } else {
+        bin_refs(slice, lo, scale)
+    };
+    let Some((axis, pos, cost, left, right)) = best_split(&bins, usable) else {
+        return median(refs);
+    };
+    let leaf_cost = count as f32;
+    let split_cost = TRAVERSAL_COST + cost / kid.bb.half_area().max(f32::MIN_POSITIVE);
+    if count <= MAX_LEAF && split_cost >= leaf_cost {
+        return None;
+    }
+    let (lo, scale) = (lo.0[axis], scale.0[axis]);
+    let mid = partition(slice, |r| bin_of(r.c2().axis(axis), lo, scale) < pos);
+    if mid == 0 || mid == count {
+        return median(refs);
+    }
+    let m = kid.start + mid;
+    let d = kid.depth + 1;
+    Some((
+        Kid { start: kid.start, end: m, bb: left.bounds(), cb: left.cbounds(), depth: d },
+        Kid { start: m, end: kid.end, bb: right.bounds(), cb: right.cbounds(), depth: d },
+    ))
+}
+
+/// Best binned SAH split: (axis, first bin of the right side, SAH cost numerator, merged left
+/// bins, merged right bins).
+fn best_split(bins: &Bins, usable: [bool; 3]) -> Option<(usize, usize, f32, Bin, Bin)> {
+    let mut best: Option<(usize, usize, f32)> = None;
+    for axis in 0..3 {
+        if !usable[axis] {
+            continue;
+        }
+        let bins = &bins[axis];
+        let mut right_area = [0.0f32; BINS];
+        let mut right_count = [0u32; BINS];
+        let mut acc = Bin::EMPTY;
+        for k in (1..BINS).rev() {
+            acc.merge(&bins[k]);
+            right_area[k] = acc.bounds().half_area();
+            right_count[k] = acc.count;
+        }
+        let mut acc = Bin::EMPTY;
+        for k in 1..BINS {
+            acc.merge(&bins[k - 1]);
+            let n = acc.count;
+            if n == 0 || right_count[k] == 0 {
+                continue;
+            }
+            let cost = acc.bounds().half_area() * n as f32 + right_area[k] * right_count[k] as f32;
+            if best.is_none_or(|b| cost < b.2) {
+                best = Some((axis, k, cost));
+            }
+        }
+    }
+    let (axis, pos, cost) = best?;
+    let (mut left, mut right) = (Bin::EMPTY, Bin::EMPTY);
+    for (k, b) in bins[axis].iter().enumerate() {
+        if k < pos {
+            left.merge(b);
+        } else {
+            right.merge(b);
+        }
+    }
+    Some((axis, pos, cost, left, right))
+}
+
+#[inline(always)]
 fn bin_of(c: f32, lo: f32, scale: f32) -> usize {
     (((c - lo) * scale) as usize).min(BINS - 1)
 }
@@ -259,4 +522,306 @@ fn partition<T>(v: &mut [T], pred: impl Fn(&T) -> bool) -> usize {
         }
     }
     i
+}
+
+/// What a kid became while its parent node was being filled.
+#[derive(Clone, Copy, PartialEq)]
+enum State {
+    /// Not yet asked whether it splits.
+    Open,
+    /// The SAH keeps it as a leaf.
+    Leaf,
+}
+
+/// Builds the subtree over `refs` (which starts at global primitive position `base`) whose
+/// root has the children `init`, appending its nodes to `out` (root first). Returns the root's
+/// index in `out`.
+fn build_inner(refs: &mut [Ref], base: usize, init: [Kid; 2], out: &mut Vec<Node>) -> u32 {
+    let mut kids: Vec<(Kid, State)> = init.iter().map(|&k| (k, State::Open)).collect();
+    // Open the kid with the largest surface area until the node is full or all are leaves.
+    while kids.len() < WIDTH {
+        let pick = kids
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, s))| *s == State::Open)
+            .max_by(|a, b| a.1 .0.bb.half_area().total_cmp(&b.1 .0.bb.half_area()))
+            .map(|(i, _)| i);
+        let Some(i) = pick else { break };
+        let kid = kids[i].0;
+        match try_split(refs, &kid) {
+            Some((a, b)) => {
+                kids[i] = (a, State::Open);
+                kids.push((b, State::Open));
+            }
+            None => kids[i].1 = State::Leaf,
+        }
+    }
+    // Children in primitive order, so that the disjoint ranges can be handed out as slices.
+    kids.sort_by_key(|(k, _)| k.start);
+    let index = out.len();
+    out.push(Node::EMPTY);
+    let mut node = Node::EMPTY;
+    // Decide leaf or inner for each kid; inner ones get the pair to start their node with.
+    let mut inner: Vec<(usize, [Kid; 2])> = Vec::new();
+    for (lane, (kid, state)) in kids.iter().enumerate() {
+        node.set_bounds(lane, &kid.bb);
+        let split = if *state == State::Open { try_split(refs, kid) } else { None };
+        match split {
+            Some((a, b)) => inner.push((lane, [a, b])),
+            None => {
+                node.child[lane] = (base + kid.start) as u32;
+                node.count[lane] = (kid.end - kid.start) as u32;
+            }
+        }
+    }
+    let total = refs.len();
+    if total >= PARALLEL_MIN && inner.len() > 1 {
+        // Build each inner child's subtree into its own array on its own task, then append
+        // them in lane order (so the layout is the same whatever the thread count) and shift
+        // their node indices.
+        let mut jobs: Vec<(usize, usize, &mut [Ref], [Kid; 2])> = Vec::new();
+        let mut rest: &mut [Ref] = refs;
+        let mut consumed = 0;
+        for &(lane, pair) in &inner {
+            let (start, end) = (pair[0].start, pair[1].end);
+            let tail = std::mem::take(&mut rest);
+            let (_, tail) = tail.split_at_mut(start - consumed);
+            let (mine, tail) = tail.split_at_mut(end - start);
+            rest = tail;
+            consumed = end;
+            let local = pair.map(|k| Kid { start: k.start - start, end: k.end - start, ..k });
+            jobs.push((lane, base + start, mine, local));
+        }
+        use rayon::prelude::*;
+        let subtrees: Vec<(usize, Vec<Node>)> = jobs
+            .into_par_iter()
+            .map(|(lane, b, slice, pair)| {
+                let mut sub = Vec::with_capacity(slice.len() / 2);
+                build_inner(slice, b, pair, &mut sub);
+                (lane, sub)
+            })
+            .collect();
+        for (lane, sub) in subtrees {
+            let off = out.len() as u32;
+            node.child[lane] = off;
+            out.extend(sub.into_iter().map(|mut n| {
+                for k in 0..WIDTH {
+                    if n.count[k] == 0 && n.child[k] != EMPTY {
+                        n.child[k] += off;
+                    }
+                }
+                n
+            }));
+        }
+    } else {
+        for (lane, pair) in inner {
+            node.child[lane] = build_inner(refs, base, pair, out);
+        }
+    }
+    out[index] = node;
+    index as u32
+}
+
+/// Brute-force closest hit, the reference the BVH tests compare against.
+#[cfg(test)]
+fn brute_force(prims: &[Prim], ray: &Ray, t_min: f32, t_max: f32) -> Option<(u32, f32)> {
+    let mut best = None;
+    let mut best_t = t_max;
+    for (i, p) in prims.iter().enumerate() {
+        let t = p.intersect(ray, t_min, best_t);
+        if t < best_t {
+            best_t = t;
+            best = Some((i as u32, t));
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::Kind;
+    use proptest::prelude::*;
+
+    /// A small deterministic generator (SplitMix64), so failures reproduce from the seed.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> f32 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32
+        }
+        fn v3(&mut self, s: f32) -> V3 {
+            V3::new(self.next() * s - s / 2.0, self.next() * s - s / 2.0, self.next() * s - s / 2.0)
+        }
+        fn dir(&mut self) -> V3 {
+            loop {
+                let v = self.v3(2.0);
+                let l = v.length();
+                if l > 0.1 && l <= 1.0 {
+                    return v * (1.0 / l);
+                }
+            }
+        }
+    }
+
+    fn soup(rng: &mut Rng, n: usize, extent: f32, size: f32) -> Vec<Prim> {
+        (0..n)
+            .map(|_| {
+                let a = rng.v3(extent);
+                Prim { kind: Kind::Triangle, material: 0, a, b: rng.v3(size), c: rng.v3(size) }
+            })
+            .collect()
+    }
+
+    /// Compares the BVH with the brute-force loop on `rays` random rays: the same distance,
+    /// and the same primitive unless two primitives are hit at exactly that distance.
+    fn check(prims: Vec<Prim>, rng: &mut Rng, rays: usize, extent: f32) {
+        let mut prims = prims;
+        let bvh = Bvh::build(&mut prims);
+        let mut stack = Stack::new();
+        let mut hits = 0;
+        for _ in 0..rays {
+            let o = rng.v3(extent * 1.5);
+            let ray = Ray::new(o, rng.dir());
+            let got = bvh.intersect(&prims, &ray, 0.0, f32::INFINITY, &mut stack);
+            let want = brute_force(&prims, &ray, 0.0, f32::INFINITY);
+            match (got, want) {
+                (None, None) => {}
+                (Some((gi, gt)), Some((wi, wt))) => {
+                    hits += 1;
+                    assert_eq!(gt.to_bits(), wt.to_bits(), "distance differs, ray {ray:?}");
+                    if gi != wi {
+                        assert_eq!(prims[gi as usize].intersect(&ray, 0.0, f32::INFINITY), wt);
+                    }
+                }
+                _ => panic!("BVH {got:?} vs brute force {want:?} for {ray:?}"),
+            }
+        }
+        assert!(hits > 0, "no ray hit anything: the test would prove nothing");
+    }
+
+    #[test]
+    fn large_triangle_soup_matches_brute_force() {
+        let mut rng = Rng(1);
+        let prims = soup(&mut rng, 20_000, 20.0, 1.0);
+        check(prims, &mut rng, 3000, 20.0);
+    }
+
+    #[test]
+    fn mixed_shapes_and_duplicates_match_brute_force() {
+        let mut rng = Rng(2);
+        let mut prims = soup(&mut rng, 300, 10.0, 2.0);
+        for _ in 0..50 {
+            prims.push(Prim {
+                kind: Kind::Sphere,
+                material: 0,
+                a: rng.v3(10.0),
+                b: V3::new(0.5, 0.0, 0.0),
+                c: V3::ZERO,
+            });
+        }
+        prims.push(Prim {
+            kind: Kind::Quad,
+            material: 0,
+            a: V3::ZERO,
+            b: V3::new(100.0, 100.0, 0.0),
+            c: V3::ZERO,
+        });
+        // Identical triangles (no centroid spread at all) exercise the median fallback.
+        let t = prims[0];
+        prims.extend(std::iter::repeat_n(t, 40));
+        check(prims, &mut rng, 3000, 10.0);
+    }
+
+    #[test]
+    fn axis_aligned_rays_in_box_planes_are_not_lost() {
+        // Rays with zero direction components lying exactly in the slab planes of boxes.
+        let mut prims: Vec<Prim> = (0..64)
+            .map(|i| {
+                let x = (i % 8) as f32;
+                let y = (i / 8) as f32;
+                Prim {
+                    kind: Kind::Box,
+                    material: 0,
+                    a: V3::new(x, y, 0.0),
+                    b: V3::new(x + 1.0, y + 1.0, 1.0),
+                    c: V3::ZERO,
+                }
+            })
+            .collect();
+        let bvh = Bvh::build(&mut prims);
+        let mut stack = Stack::new();
+        for i in 0..9 {
+            for d in [V3::new(1.0, 0.0, 0.0), V3::new(-1.0, 0.0, 0.0), V3::new(0.0, 1.0, 0.0)] {
+                let o = V3::new(
+                    if d.x < 0.0 { 20.0 } else { -5.0 },
+                    if d.y > 0.0 { -5.0 } else { i as f32 },
+                    0.5,
+                );
+                let ray = Ray::new(o, d);
+                assert_eq!(
+                    bvh.intersect(&prims, &ray, 0.0, f32::INFINITY, &mut stack).map(|h| h.1),
+                    brute_force(&prims, &ray, 0.0, f32::INFINITY).map(|h| h.1)
+                );
+            }
+        }
+    }
+
+    /// The build-time benchmark for the 1M-triangle target (run with
+    /// `cargo test --release -p tessera-render --lib -- --ignored --nocapture build_1m`):
+    /// a 1000 x 500 height-field terrain, 1M triangles, built on rayon's global pool.
+    #[test]
+    #[ignore = "benchmark: prints the build time of 1M triangles"]
+    fn build_1m_triangles() {
+        let (nx, ny) = (1000usize, 500usize);
+        let h = |x: usize, y: usize| ((x as f32 * 0.05).sin() * (y as f32 * 0.07).cos()) * 0.5;
+        let p = |x: usize, y: usize| V3::new(x as f32 * 0.01, y as f32 * 0.01, h(x, y));
+        let mut prims = Vec::with_capacity(2 * nx * ny);
+        for y in 0..ny {
+            for x in 0..nx {
+                let (a, b, c, d) = (p(x, y), p(x + 1, y), p(x, y + 1), p(x + 1, y + 1));
+                prims.push(Prim { kind: Kind::Triangle, material: 0, a, b: b - a, c: c - a });
+                prims.push(Prim { kind: Kind::Triangle, material: 0, a: b, b: d - b, c: c - b });
+            }
+        }
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            let mut v = prims.clone();
+            let t = std::time::Instant::now();
+            let bvh = Bvh::build(&mut v);
+            times.push(t.elapsed().as_secs_f64());
+            assert!(!bvh.nodes.is_empty());
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "BVH build, {} triangles, {} rayon threads: {:?} s, median {:.3} s",
+            prims.len(),
+            rayon::current_num_threads(),
+            times,
+            times[1]
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        /// Random soups of any size (including ones small enough for a single leaf) and random
+        /// rays: the wide BVH finds what the brute-force loop finds.
+        #[test]
+        fn wide_bvh_matches_brute_force_on_random_rays(seed in any::<u64>(), n in 1usize..3000, size in 0.01f32..4.0) {
+            let mut rng = Rng(seed);
+            let prims = soup(&mut rng, n, 10.0, size);
+            let mut prims2 = prims.clone();
+            let bvh = Bvh::build(&mut prims2);
+            let mut stack = Stack::new();
+            for _ in 0..200 {
+                let ray = Ray::new(rng.v3(15.0), rng.dir());
+                let got = bvh.intersect(&prims2, &ray, 0.0, f32::INFINITY, &mut stack).map(|h| h.1.to_bits());
+                let want = brute_force(&prims, &ray, 0.0, f32::INFINITY).map(|h| h.1.to_bits());
+                prop_assert_eq!(got, want);
+            }
+        }
+    }
 }

@@ -1,6 +1,8 @@
-//! Pinhole cameras: perspective and orthographic, image row 0 at the top.
+//! Pinhole cameras: perspective and orthographic, image row 0 at the top, placed by
+//! `eye`/`target`/`up` and then moved by an optional transform chain.
 
 use crate::math::{Ray, V3};
+use crate::xform::Affine;
 use tessera_types::scene::Camera as CameraDesc;
 
 /// A camera ready to generate rays for film positions.
@@ -21,16 +23,20 @@ impl Camera {
     /// Builds the camera for a `width` x `height` image.
     pub(crate) fn new(desc: &CameraDesc, width: u32, height: u32) -> Camera {
         let aspect = width as f32 / height as f32;
-        let (eye, target, up, half_h, ortho) = match desc {
+        let (eye, target, up, half_h, ortho, chain) = match desc {
             CameraDesc::Perspective(p) => {
                 let half = (p.vfov_deg.to_radians() * 0.5).tan();
-                (p.eye, p.target, p.up, half, false)
+                (p.eye, p.target, p.up, half, false, &p.transform)
             }
-            CameraDesc::Orthographic(o) => (o.eye, o.target, o.up, o.height * 0.5, true),
+            CameraDesc::Orthographic(o) => (o.eye, o.target, o.up, o.height * 0.5, true, &o.transform),
         };
-        let eye = V3::from(eye);
-        let fwd = (V3::from(target) - eye).normalize();
-        let right = fwd.cross(V3::from(up)).normalize();
+        // The chain moves the whole look-at rig: eye and target as points, up as a direction
+        // (rotations keep lengths, so the orthographic height is unchanged).
+        let xf = Affine::from_chain(chain);
+        let (eye, target, up) =
+            (V3::from(xf.point(eye)), V3::from(xf.point(target)), V3::from(xf.vector(up)));
+        let fwd = (target - eye).normalize();
+        let right = fwd.cross(up).normalize();
         let cup = right.cross(fwd);
         Camera {
             eye,

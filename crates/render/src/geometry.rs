@@ -37,12 +37,6 @@ impl Aabb {
     pub(crate) const EMPTY: Aabb = Aabb { min: V3::splat(f32::INFINITY), max: V3::splat(f32::NEG_INFINITY) };
 
     #[inline]
-    pub(crate) fn grow(&mut self, o: &Aabb) {
-        self.min = self.min.min(o.min);
-        self.max = self.max.max(o.max);
-    }
-
-    #[inline]
     pub(crate) fn grow_point(&mut self, p: V3) {
         self.min = self.min.min(p);
         self.max = self.max.max(p);
@@ -56,11 +50,6 @@ impl Aabb {
             return 0.0;
         }
         e.x * e.y + e.y * e.z + e.z * e.x
-    }
-
-    #[inline]
-    pub(crate) fn centroid(&self) -> V3 {
-        (self.min + self.max) * 0.5
     }
 }
 

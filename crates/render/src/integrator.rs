@@ -1,4 +1,5 @@
-//! Unidirectional path tracing with Russian roulette; one pixel at a time, samples in order.
+//! Unidirectional path tracing with next-event estimation, multiple importance sampling and
+//! Russian roulette; one pixel at a time, samples in order.
 
 use crate::bvh::Stack;
 use crate::lights::NONE;
@@ -6,7 +7,6 @@ use crate::material::Material;
 use crate::math::{Ray, V3};
 use crate::sampler::Sampler;
 use crate::PreparedScene;
-use std::f32::consts::FRAC_1_PI;
 
 /// Russian roulette starts once a path has this many segments (Mitsuba's default `rr_depth`).
 const RR_DEPTH: u32 = 5;
@@ -57,10 +57,11 @@ fn power_heuristic(a: f32, b: f32) -> f32 {
 
 /// One path's radiance along `ray`.
 ///
-/// At diffuse vertices the emitters are also sampled directly (next-event estimation) and both
-/// strategies are combined with the power heuristic, so small bright emitters converge quickly
-/// while the sum stays an unbiased estimate. Other lobes are specular or approximate and rely on
-/// BSDF sampling alone (MIS weight 1 when their paths hit an emitter).
+/// At every vertex with a non-delta lobe one light is sampled (next-event estimation) and
+/// combined with BSDF sampling by the power heuristic: emitting shapes and sun discs can be
+/// reached both ways; point, spot and delta-sun lights only by light sampling (weight 1).
+/// The environment is reached by BSDF sampling alone (weight 1): format v1's environments are
+/// constant or a smooth gradient, for which BSDF sampling is already the better strategy.
 #[inline]
 pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sampler, stack: &mut Stack) -> V3 {
     let mut l = V3::ZERO;
@@ -68,11 +69,16 @@ pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sample
     let mut eta_scale = 1.0f32;
     let mut depth = 1;
     // Solid-angle density of the BSDF sample that produced `ray`, if light sampling competed
-    // with it there (None: the emitter hit gets full weight).
+    // with it there (None: an emitter hit gets full weight).
     let mut mis_bsdf_pdf: Option<f32> = None;
     loop {
         let Some((prim_ix, t)) = scene.bvh.intersect(&scene.prims, &ray, 0.0, f32::INFINITY, stack) else {
-            l += beta.cmul(scene.env.radiance(ray.d));
+            let mut le = scene.env.radiance(ray.d);
+            for (radiance, light_pdf) in scene.lights.sun_discs(ray.d) {
+                let w = mis_bsdf_pdf.map_or(1.0, |b| power_heuristic(b, light_pdf));
+                le += radiance * w;
+            }
+            l += beta.cmul(le);
             break;
         };
         let prim = &scene.prims[prim_ix as usize];
@@ -101,35 +107,13 @@ pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sample
         let u_rr = sampler.next_1d();
         let u_light = sampler.next_1d();
         let (lu, lv) = sampler.next_2d();
-        mis_bsdf_pdf = None;
-        if let Material::Diffuse { albedo } = *material {
-            if !scene.lights.is_empty() {
-                let nf = if ray.d.dot(surf.n) <= 0.0 { surf.n } else { -surf.n };
-                let o = surf.p + nf * offset(surf.p);
-                if let Some(ls) = scene.lights.sample(&scene.prims, &scene.materials, o, u_light, lu, lv) {
-                    let cos = ls.wi.dot(nf);
-                    if cos > 0.0 && ls.pdf > 0.0 {
-                        let shadow = Ray::new(o, ls.wi);
-                        let visible = scene
-                            .bvh
-                            .intersect(&scene.prims, &shadow, 0.0, f32::INFINITY, stack)
-                            .is_some_and(|(hit, _)| hit == ls.prim);
-                        if visible {
-                            let bsdf_pdf = cos * FRAC_1_PI;
-                            let w = power_heuristic(ls.pdf, bsdf_pdf);
-                            l += beta.cmul(albedo).cmul(ls.radiance) * (FRAC_1_PI * cos * w / ls.pdf);
-                        }
-                    }
-                }
-            }
+        if !material.is_delta() && !scene.lights.is_empty() {
+            l += beta.cmul(direct(scene, material, &ray, surf.p, surf.n, u_light, lu, lv, stack));
         }
         let Some(sc) = material.sample(ray.d, surf.n, u_lobe, u, v) else {
             break;
         };
-        if matches!(material, Material::Diffuse { .. }) && !scene.lights.is_empty() {
-            let nf = if ray.d.dot(surf.n) <= 0.0 { surf.n } else { -surf.n };
-            mis_bsdf_pdf = Some(sc.wi.dot(nf).max(0.0) * FRAC_1_PI);
-        }
+        mis_bsdf_pdf = if sc.delta { None } else { Some(sc.pdf) };
         beta = beta.cmul(sc.weight);
         if beta.max_elem() <= 0.0 {
             break;
@@ -138,7 +122,8 @@ pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sample
         depth += 1;
         if depth > RR_DEPTH {
             // Survival follows throughput with the eta^2 compression undone, so paths inside
-            // glass are not killed for a loss they will regain on the way out.
+            // glass are not killed for a loss they will regain on the way out. Dividing by the
+            // survival probability keeps the estimate unbiased.
             let q = (beta.max_elem() * eta_scale * eta_scale).min(0.95);
             if u_rr >= q {
                 break;
@@ -149,4 +134,53 @@ pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sample
         ray = Ray::new(surf.p + side * offset(surf.p), sc.wi);
     }
     l
+}
+
+/// Light-sampling estimate of the light arriving at `p` (normal `n`) and scattered along
+/// `-ray.d`, weighted against BSDF sampling.
+// One argument per piece of the shading point; a struct would only be unpacked again.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn direct(
+    scene: &PreparedScene,
+    material: &Material,
+    ray: &Ray,
+    p: V3,
+    n: V3,
+    u_light: f32,
+    lu: f32,
+    lv: f32,
+    stack: &mut Stack,
+) -> V3 {
+    let off = offset(p);
+    // Pick the light from the side of the surface the ray arrived on (most lights); for a
+    // transmitted direction the origin is moved to the other side below.
+    let nf = if ray.d.dot(n) <= 0.0 { n } else { -n };
+    let Some(ls) = scene.lights.sample(&scene.prims, &scene.materials, p + nf * off, u_light, lu, lv) else {
+        return V3::ZERO;
+    };
+    if ls.pdf <= 0.0 {
+        return V3::ZERO;
+    }
+    let (f, bsdf_pdf) = material.eval(ray.d, n, ls.wi);
+    if f.max_elem() <= 0.0 {
+        return V3::ZERO;
+    }
+    let side = if ls.wi.dot(n) >= 0.0 { n } else { -n };
+    let shadow = Ray::new(p + side * off, ls.wi);
+    let visible = if ls.prim != NONE {
+        scene
+            .bvh
+            .intersect(&scene.prims, &shadow, 0.0, f32::INFINITY, stack)
+            .is_some_and(|(hit, _)| hit == ls.prim)
+    } else {
+        // Stop just short of a point light so a surface right at it does not shadow itself.
+        let t_max = if ls.dist.is_finite() { ls.dist * (1.0 - 1e-4) } else { f32::INFINITY };
+        scene.bvh.intersect(&scene.prims, &shadow, 0.0, t_max, stack).is_none()
+    };
+    if !visible {
+        return V3::ZERO;
+    }
+    let w = if ls.delta { 1.0 } else { power_heuristic(ls.pdf, bsdf_pdf) };
+    f.cmul(ls.radiance) * (w / ls.pdf)
 }

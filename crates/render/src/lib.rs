@@ -12,24 +12,31 @@ mod bvh;
 mod camera;
 pub mod film;
 mod geometry;
+mod import;
 mod integrator;
 mod lights;
 mod material;
 pub mod math;
+mod microfacet;
+mod prepare;
 mod sampler;
+mod simd;
+pub mod xform;
 
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU32, Ordering};
-use tessera_types::scene::{Environment as EnvDesc, Scene, Shape};
-use tessera_types::{FieldError, Limits};
+use tessera_types::scene::{Environment as EnvDesc, Scene};
+use tessera_types::FieldError;
 
 pub use bench::{run_bench, BenchReport};
 pub use film::{read_exr_rgb, write_exr_rgb, Image};
+pub use import::LoadOptions;
+pub use material::{Bsdf, BsdfSample};
 pub use sampler::Sampler;
 
 use bvh::Bvh;
 use camera::Camera;
-use geometry::{Kind, Prim};
+use geometry::Prim;
 use material::Material;
 use math::V3;
 
@@ -96,68 +103,23 @@ pub struct PreparedScene {
     pub(crate) lights: lights::Lights,
 }
 
-/// Limits that only check the scene is well-formed; the coordinator applies its own limits.
-fn structural_limits() -> Limits {
-    Limits {
-        max_width: u32::MAX,
-        max_height: u32::MAX,
-        max_pixels: u64::MAX,
-        max_spp: u32::MAX,
-        max_depth: u32::MAX,
-        max_shapes: usize::MAX,
-        max_materials: usize::MAX,
-        max_triangles: usize::MAX,
-        ..Limits::default()
-    }
-}
-
 impl PreparedScene {
     /// Validates the scene's structure (not the coordinator's size limits) and builds the BVH.
+    /// Mesh `path`s are refused: use [`PreparedScene::with_base_dir`] for local files.
     pub fn new(scene: &Scene) -> Result<Self, RenderError> {
-        scene.validate(&structural_limits())?;
-        let names: Vec<&String> = scene.materials.keys().collect();
-        let materials: Vec<Material> = scene.materials.values().map(Material::new).collect();
-        let mat_index =
-            |name: &str| names.binary_search_by(|n| n.as_str().cmp(name)).expect("validated") as u32;
-        let mut prims = Vec::with_capacity(scene.shapes.len());
-        for shape in &scene.shapes {
-            let material = mat_index(shape.material());
-            match shape {
-                Shape::Sphere(s) => prims.push(Prim {
-                    kind: Kind::Sphere,
-                    material,
-                    a: V3::from(s.center),
-                    b: V3::new(s.radius, 0.0, 0.0),
-                    c: V3::ZERO,
-                }),
-                Shape::Quad(q) => prims.push(Prim {
-                    kind: Kind::Quad,
-                    material,
-                    a: V3::from(q.center),
-                    b: V3::new(q.half_size[0], q.half_size[1], 0.0),
-                    c: V3::ZERO,
-                }),
-                Shape::Box(b) => prims.push(Prim {
-                    kind: Kind::Box,
-                    material,
-                    a: V3::from(b.min),
-                    b: V3::from(b.max),
-                    c: V3::ZERO,
-                }),
-                Shape::Mesh(m) => {
-                    for tri in &m.indices {
-                        let p = tri.map(|i| V3::from(m.positions[i as usize]));
-                        let (e1, e2) = (p[1] - p[0], p[2] - p[0]);
-                        // Degenerate triangles have no area to hit and no normal to shade.
-                        if e1.cross(e2).length() > 0.0 {
-                            prims.push(Prim { kind: Kind::Triangle, material, a: p[0], b: e1, c: e2 });
-                        }
-                    }
-                }
-            }
-        }
+        Self::with_options(scene, &LoadOptions::default())
+    }
+
+    /// [`PreparedScene::new`] that resolves mesh `path`s relative to `dir` (local renders).
+    pub fn with_base_dir(scene: &Scene, dir: impl Into<std::path::PathBuf>) -> Result<Self, RenderError> {
+        Self::with_options(scene, &LoadOptions { base_dir: Some(dir.into()), ..LoadOptions::default() })
+    }
+
+    /// [`PreparedScene::new`] with explicit file access and import limits.
+    pub fn with_options(scene: &Scene, opts: &LoadOptions) -> Result<Self, RenderError> {
+        let (materials, mut prims) = prepare::flatten(scene, opts)?;
         let bvh = Bvh::build(&mut prims);
-        let lights = lights::Lights::new(&prims, &materials);
+        let lights = lights::Lights::new(&prims, &materials, &scene.lights, prepare::scene_radius(&prims));
         let r = &scene.render;
         Ok(PreparedScene {
             width: r.width,

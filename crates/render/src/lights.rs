@@ -1,62 +1,157 @@
-//! Next-event estimation: picking an emitter and a direction towards it, and the density of
-//! that choice for multiple importance sampling against BSDF sampling.
+//! Next-event estimation: picking a light (emitting shape, point, spot or sun) and a direction
+//! towards it, and the density of that choice for multiple importance sampling against BSDF
+//! sampling.
 //!
-//! Spheres are sampled by the cone of directions they subtend (uniform in solid angle), quads and
-//! triangles by area. Box emitters are not sampled: they are found by BSDF sampling alone and so
-//! keep MIS weight 1, which stays unbiased.
+//! Lights are picked in proportion to their power. Spheres are sampled by the cone of directions
+//! they subtend (uniform in solid angle), quads and triangles by area, sun discs uniformly in
+//! their cone. Box emitters are not sampled: they are found by BSDF sampling alone and so keep
+//! MIS weight 1, which stays unbiased. Point, spot and delta-sun lights can only be sampled.
 
 use crate::geometry::{Kind, Prim};
 use crate::material::Material;
 use crate::math::{Frame, Ray, V3};
+use std::f32::consts::PI;
+use tessera_types::scene::Light as LightDesc;
 
 /// No light for this primitive.
 pub(crate) const NONE: u32 = u32::MAX;
 
+/// One light the integrator can sample.
+#[derive(Debug, Clone, Copy)]
+enum Entry {
+    /// An emitting primitive (index into the primitive array).
+    Prim(u32),
+    /// Isotropic point light.
+    Point { pos: V3, intensity: V3 },
+    /// Point light in a cone around `axis` with a smoothstep edge from `cos_falloff` to
+    /// `cos_total` (pbrt-v4's spot light).
+    Spot { pos: V3, axis: V3, intensity: V3, cos_total: f32, cos_falloff: f32 },
+    /// Directional light towards `to_sun`. `one_minus` = 1 - cos of the disc's angular radius;
+    /// 0 makes it a delta with irradiance `radiance`, otherwise `radiance` is the disc's
+    /// uniform radiance.
+    Sun { to_sun: V3, radiance: V3, one_minus: f32 },
+}
+
+/// The lights of a scene and the distribution used to pick one per shading point.
 #[derive(Debug, Clone)]
 pub(crate) struct Lights {
-    /// Primitive index of each light.
-    prims: Vec<u32>,
+    entries: Vec<Entry>,
     /// Cumulative selection probabilities (last = 1).
     cdf: Vec<f32>,
     /// Selection probability of each light.
     pmf: Vec<f32>,
     /// Light index of each primitive, or NONE.
     of_prim: Vec<u32>,
+    /// Indices of suns with a disc, which escaping rays can hit.
+    discs: Vec<u32>,
 }
 
 /// A direction towards a light and what arrives along it if nothing is in the way.
 pub(crate) struct LightSample {
     pub wi: V3,
+    /// The emitting primitive, or NONE for point, spot and sun lights.
     pub prim: u32,
+    /// Distance to the light's point (infinite for suns); shadow rays stop short of it.
+    pub dist: f32,
+    /// Radiance (area lights, sun discs) or irradiance at normal incidence (delta lights).
     pub radiance: V3,
-    /// Solid-angle density including the light's selection probability.
+    /// Solid-angle density including the light's selection probability; for delta lights the
+    /// selection probability alone.
     pub pdf: f32,
+    /// True for point, spot and delta-sun lights, which BSDF sampling can never hit.
+    pub delta: bool,
 }
 
 fn area(p: &Prim) -> f32 {
     match p.kind {
-        Kind::Sphere => 4.0 * std::f32::consts::PI * p.b.x * p.b.x,
+        Kind::Sphere => 4.0 * PI * p.b.x * p.b.x,
         Kind::Quad => 4.0 * p.b.x * p.b.y,
         Kind::Triangle => 0.5 * p.b.cross(p.c).length(),
         Kind::Box => 0.0,
     }
 }
 
+#[inline]
+fn luminance(c: V3) -> f32 {
+    0.2126 * c.x + 0.7152 * c.y + 0.0722 * c.z
+}
+
+/// pbrt-v4's smoothstep: 0 at or below `a`, 1 at or above `b`, a hard step when they are equal.
+#[inline]
+fn smoothstep(x: f32, a: f32, b: f32) -> f32 {
+    if a == b {
+        return if x < a { 0.0 } else { 1.0 };
+    }
+    let t = ((x - a) / (b - a)).clamp(0.0, 1.0);
+    t * t * (3.0 - 2.0 * t)
+}
+
 impl Lights {
-    /// Collects the emitters among `prims` (in their final, BVH order).
-    pub(crate) fn new(prims: &[Prim], materials: &[Material]) -> Lights {
+    /// Collects the emitters among `prims` (in their final, BVH order) and the scene's lights.
+    /// `radius` bounds the scene; it sizes the sun's power for light selection.
+    pub(crate) fn new(prims: &[Prim], materials: &[Material], descs: &[LightDesc], radius: f32) -> Lights {
         let mut of_prim = vec![NONE; prims.len()];
-        let mut lp = Vec::new();
+        let mut entries = Vec::new();
         let mut power = Vec::new();
+        let mut discs = Vec::new();
+        // Selection proportional to emitted power (pbrt's power light sampler) puts samples
+        // where the light is.
+        let mut push = |e: Entry, w: f32, entries: &mut Vec<Entry>| -> Option<u32> {
+            if w > 0.0 && w.is_finite() {
+                entries.push(e);
+                power.push(f64::from(w));
+                Some(entries.len() as u32 - 1)
+            } else {
+                None
+            }
+        };
         for (i, p) in prims.iter().enumerate() {
             if let Material::Emitter { radiance } = materials[p.material as usize] {
-                // Selection proportional to emitted power puts samples where the light is.
-                let lum = 0.2126 * radiance.x + 0.7152 * radiance.y + 0.0722 * radiance.z;
-                let w = area(p) * lum;
-                if w > 0.0 && w.is_finite() {
-                    of_prim[i] = lp.len() as u32;
-                    lp.push(i as u32);
-                    power.push(f64::from(w));
+                if let Some(ix) =
+                    push(Entry::Prim(i as u32), PI * area(p) * luminance(radiance), &mut entries)
+                {
+                    of_prim[i] = ix;
+                }
+            }
+        }
+        for d in descs {
+            match d {
+                LightDesc::Point(p) => {
+                    let intensity = V3::from(p.intensity);
+                    push(
+                        Entry::Point { pos: V3::from(p.position), intensity },
+                        4.0 * PI * luminance(intensity),
+                        &mut entries,
+                    );
+                }
+                LightDesc::Spot(s) => {
+                    let intensity = V3::from(s.intensity);
+                    let cos_total = s.cone_deg.to_radians().cos();
+                    let cos_falloff = s.falloff_deg.unwrap_or(s.cone_deg).to_radians().cos();
+                    let e = Entry::Spot {
+                        pos: V3::from(s.position),
+                        axis: V3::from(s.direction).normalize(),
+                        intensity,
+                        cos_total,
+                        cos_falloff,
+                    };
+                    let w = 2.0 * PI * luminance(intensity) * (1.0 - 0.5 * (cos_falloff + cos_total));
+                    push(e, w, &mut entries);
+                }
+                LightDesc::Sun(s) => {
+                    let irradiance = V3::from(s.irradiance);
+                    let theta = s.angular_radius_deg.to_radians();
+                    let sin2 = theta.sin() * theta.sin();
+                    let one_minus = if theta > 0.0 { sin2 / (1.0 + theta.cos()) } else { 0.0 };
+                    // A disc of uniform radiance L gives irradiance L·π·sin²θ at normal incidence.
+                    let radiance = if one_minus > 0.0 { irradiance / (PI * sin2) } else { irradiance };
+                    let e = Entry::Sun { to_sun: -V3::from(s.direction).normalize(), radiance, one_minus };
+                    let w = PI * radius * radius * luminance(irradiance);
+                    if let Some(ix) = push(e, w, &mut entries) {
+                        if one_minus > 0.0 {
+                            discs.push(ix);
+                        }
+                    }
                 }
             }
         }
@@ -73,13 +168,29 @@ impl Lights {
         if let Some(last) = cdf.last_mut() {
             *last = 1.0;
         }
-        Lights { prims: lp, cdf, pmf, of_prim }
+        Lights { entries, cdf, pmf, of_prim, discs }
+    }
+
+    /// Radiance of every sun disc along escaping direction `d`, each with the light-sampling
+    /// density of that direction (for MIS against the BSDF sample that left).
+    #[inline]
+    pub(crate) fn sun_discs(&self, d: V3) -> impl Iterator<Item = (V3, f32)> + '_ {
+        self.discs.iter().filter_map(move |&ix| {
+            let Entry::Sun { to_sun, radiance, one_minus } = self.entries[ix as usize] else {
+                return None;
+            };
+            if 1.0 - d.dot(to_sun) <= one_minus {
+                Some((radiance, self.pmf[ix as usize] / (2.0 * PI * one_minus)))
+            } else {
+                None
+            }
+        })
     }
 
     /// True when there is nothing to sample.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        self.prims.is_empty()
+        self.entries.is_empty()
     }
 
     /// Light index of a primitive (NONE if it is not a sampled light).
@@ -99,14 +210,73 @@ impl Lights {
         u: f32,
         v: f32,
     ) -> Option<LightSample> {
-        let li = self.cdf.partition_point(|&c| c <= u_sel).min(self.prims.len() - 1);
-        let prim_ix = self.prims[li];
+        let li = self.cdf.partition_point(|&c| c <= u_sel).min(self.entries.len() - 1);
+        let pmf = self.pmf[li];
+        let prim_ix = match self.entries[li] {
+            Entry::Prim(ix) => ix,
+            Entry::Point { pos, intensity } => {
+                let d = pos - o;
+                let dist2 = d.dot(d);
+                let dist = dist2.sqrt();
+                return Some(LightSample {
+                    wi: d / dist,
+                    prim: NONE,
+                    dist,
+                    radiance: intensity / dist2,
+                    pdf: pmf,
+                    delta: true,
+                });
+            }
+            Entry::Spot { pos, axis, intensity, cos_total, cos_falloff } => {
+                let d = pos - o;
+                let dist2 = d.dot(d);
+                let dist = dist2.sqrt();
+                let wi = d / dist;
+                let k = smoothstep((-wi).dot(axis), cos_total, cos_falloff);
+                if k <= 0.0 {
+                    return None;
+                }
+                return Some(LightSample {
+                    wi,
+                    prim: NONE,
+                    dist,
+                    radiance: intensity * (k / dist2),
+                    pdf: pmf,
+                    delta: true,
+                });
+            }
+            Entry::Sun { to_sun, radiance, one_minus } => {
+                if one_minus == 0.0 {
+                    return Some(LightSample {
+                        wi: to_sun,
+                        prim: NONE,
+                        dist: f32::INFINITY,
+                        radiance,
+                        pdf: pmf,
+                        delta: true,
+                    });
+                }
+                // Uniform in the cone of the disc.
+                let um = u * one_minus;
+                let cos = 1.0 - um;
+                let sin = (um * (2.0 - um)).max(0.0).sqrt();
+                let (s, c) = (2.0 * PI * v).sin_cos();
+                let wi = Frame::new(to_sun).to_world(V3::new(sin * c, sin * s, cos));
+                return Some(LightSample {
+                    wi,
+                    prim: NONE,
+                    dist: f32::INFINITY,
+                    radiance,
+                    pdf: pmf / (2.0 * PI * one_minus),
+                    delta: false,
+                });
+            }
+        };
         let p = &prims[prim_ix as usize];
         let Material::Emitter { radiance } = materials[p.material as usize] else {
             return None;
         };
-        let pmf = self.pmf[li];
-        let (wi, pdf) = match p.kind {
+        let (wi, pdf, dist) = match p.kind {
             Kind::Sphere => {
                 let d = p.a - o;
                 let dist2 = d.dot(d);
@@ -121,9 +291,9 @@ impl Lights {
                 let um = u * one_minus;
                 let cos = 1.0 - um;
                 let sin = (um * (2.0 - um)).max(0.0).sqrt();
-                let (s, c) = (2.0 * std::f32::consts::PI * v).sin_cos();
+                let (s, c) = (2.0 * PI * v).sin_cos();
                 let wi = Frame::new(d / dist2.sqrt()).to_world(V3::new(sin * c, sin * s, cos));
-                (wi, 1.0 / (2.0 * std::f32::consts::PI * one_minus))
+                (wi, 1.0 / (2.0 * PI * one_minus), f32::INFINITY)
             }
             Kind::Quad | Kind::Triangle => {
                 let (q, n, a) = if p.kind == Kind::Quad {
@@ -143,18 +313,21 @@ impl Lights {
                 if cos_l < 1e-7 {
                     return None;
                 }
-                (wi, dist2 / (cos_l * a))
+                (wi, dist2 / (cos_l * a), f32::INFINITY)
             }
             Kind::Box => return None,
         };
-        Some(LightSample { wi, prim: prim_ix, radiance, pdf: pdf * pmf })
+        Some(LightSample { wi, prim: prim_ix, dist, radiance, pdf: pdf * pmf, delta: false })
     }
 
     /// Density with which [`Lights::sample`] from `ray.o` would have produced `ray.d`, given that
     /// the ray hits light `li` at distance `t`.
     #[inline]
     pub(crate) fn pdf(&self, prims: &[Prim], li: u32, ray: &Ray, t: f32) -> f32 {
-        let p = &prims[self.prims[li as usize] as usize];
+        let Entry::Prim(prim_ix) = self.entries[li as usize] else {
+            return 0.0;
+        };
+        let p = &prims[prim_ix as usize];
         let pdf = match p.kind {
             Kind::Sphere => {
                 let d = p.a - ray.o;
@@ -165,7 +338,7 @@ impl Lights {
                 }
                 let sin2_max = r2 / dist2;
                 let cos_max = (1.0 - sin2_max).max(0.0).sqrt();
-                1.0 / (2.0 * std::f32::consts::PI * sin2_max / (1.0 + cos_max))
+                1.0 / (2.0 * PI * sin2_max / (1.0 + cos_max))
             }
             Kind::Quad => t * t / (ray.d.z.abs() * 4.0 * p.b.x * p.b.y),
             Kind::Triangle => {

@@ -131,7 +131,7 @@ fn non_finite_numbers_are_refused() {
     let mut s = Scene::from_json_value(base()).unwrap();
     s.materials.insert(
         "bad".into(),
-        Material::Diffuse(tessera_types::scene::Diffuse { albedo: [f32::NAN, 0.0, 0.0] }),
+        Material::Diffuse(tessera_types::scene::Diffuse { albedo: [f32::NAN, 0.0, 0.0], roughness: 0.0 }),
     );
     assert_eq!(s.validate(&Limits::default()).unwrap_err().field, "materials.bad.albedo[0]");
     // And the renderer refuses it too rather than render garbage.
@@ -189,9 +189,126 @@ fn geometry_and_camera_checks() {
     s.shapes.push(Shape::Mesh(tessera_types::scene::Mesh {
         positions: vec![[0.0; 3], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]],
         indices: vec![[0, 1, 2]; 3],
-        path: None,
-        material: "grey".into(),
+        material: Some("grey".into()),
+        ..Default::default()
     }));
     let e = s.validate(&Limits { max_triangles: 2, ..Limits::default() }).unwrap_err();
     assert!(e.field == "shapes[2].indices" && e.message.contains("2"), "{e}");
+}
+
+/// The additions of this format revision: lights, transforms, rough materials and mesh sources
+/// are checked, and every refusal names its field.
+#[test]
+fn lights_transforms_and_mesh_sources_are_checked() {
+    let with = |path: &str, value: serde_json::Value| {
+        let mut v = base();
+        let mut cur = &mut v;
+        let parts: Vec<&str> = path.split('/').collect();
+        for p in &parts[..parts.len() - 1] {
+            cur = match p.parse::<usize>() {
+                Ok(i) => &mut cur[i],
+                Err(_) => &mut cur[*p],
+            };
+        }
+        let last = parts[parts.len() - 1];
+        match last.parse::<usize>() {
+            Ok(i) => cur[i] = value,
+            Err(_) => cur[last] = value,
+        }
+        v
+    };
+    // Valid: every new feature at once.
+    let mut ok = base();
+    ok["lights"] = json!([
+        {"type": "point", "position": [0, 0, 3], "intensity": [1, 1, 1]},
+        {"type": "spot", "position": [0, 0, 3], "direction": [0, 0, -1], "intensity": [1, 1, 1], "cone_deg": 30, "falloff_deg": 10},
+        {"type": "sun", "direction": [0, 1, -1], "irradiance": [1, 1, 1], "angular_radius_deg": 0.27}
+    ]);
+    ok["camera"]["transform"] =
+        json!([{"translate": [0, 1, 0]}, {"rotate": {"angle_deg": 10, "axis": [0, 0, 1]}}]);
+    ok["materials"]["rough"] = json!({"type": "diffuse", "albedo": [0.5, 0.5, 0.5], "roughness": 0.5});
+    ok["materials"]["metal"] =
+        json!({"type": "conductor", "albedo": [1, 1, 1], "roughness": 0.2, "distribution": "beckmann"});
+    ok["shapes"][1] =
+        json!({"type": "mesh", "obj": "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", "material": "metal"});
+    Scene::from_json_value(ok.clone()).unwrap().validate(&Limits::default()).unwrap();
+
+    let cases = [
+        (
+            with("lights", json!([{"type": "point", "position": [0, 0, 3], "intensity": [-1, 1, 1]}])),
+            "lights[0].intensity[0]",
+        ),
+        (
+            with(
+                "lights",
+                json!([{"type": "spot", "position": [0, 0, 3], "direction": [0, 0, 0], "intensity": [1, 1, 1], "cone_deg": 30}]),
+            ),
+            "lights[0].direction",
+        ),
+        (
+            with(
+                "lights",
+                json!([{"type": "spot", "position": [0, 0, 3], "direction": [0, 0, -1], "intensity": [1, 1, 1], "cone_deg": 30, "falloff_deg": 40}]),
+            ),
+            "lights[0].falloff_deg",
+        ),
+        (
+            with(
+                "lights",
+                json!([{"type": "sun", "direction": [0, 0, -1], "irradiance": [1, 1, 1], "angular_radius_deg": 50}]),
+            ),
+            "lights[0].angular_radius_deg",
+        ),
+        (
+            with("camera/transform", json!([{"rotate": {"angle_deg": 10, "axis": [0, 0, 0]}}])),
+            "camera.transform[0].rotate.axis",
+        ),
+        (with("materials/grey/roughness", json!(1.5)), "materials.grey.roughness"),
+        (with("shapes/1", json!({"type": "mesh", "material": "grey"})), "shapes[1].indices"),
+        (
+            with("shapes/1", json!({"type": "mesh", "obj": "f 1 2 3", "gltf": "{}", "material": "grey"})),
+            "shapes[1].gltf",
+        ),
+        (
+            with("shapes/1", json!({"type": "mesh", "positions": [[0, 0, 0]], "indices": [[0, 0, 0]]})),
+            "shapes[1].material",
+        ),
+        (with("shapes/1", json!({"type": "mesh", "mtl": "newmtl a", "path": "a.obj"})), "shapes[1].mtl"),
+        // Jobs for the farm cannot name files.
+        (with("shapes/1", json!({"type": "mesh", "path": "a.obj"})), "shapes[1].path"),
+    ];
+    for (doc, field) in cases {
+        let e = validate_err(doc);
+        assert_eq!(e.field, field, "{e}");
+    }
+    // Unknown light types and fields are parse errors naming the field.
+    assert_eq!(parse_err(with("lights", json!([{"type": "area"}]))).field, "lights[0].type");
+    assert_eq!(
+        parse_err(with(
+            "lights",
+            json!([{"type": "point", "position": [0, 0, 1], "intensity": [1, 1, 1], "radius": 1}])
+        ))
+        .field,
+        "lights[0].radius"
+    );
+    // Local renders accept relative paths inside the base directory only.
+    let local = |path: &str| {
+        Scene::from_json_value(with("shapes/1", json!({"type": "mesh", "path": path})))
+            .unwrap()
+            .validate_local(&Limits::default())
+    };
+    local("models/a.obj").unwrap();
+    assert_eq!(local("../a.obj").unwrap_err().field, "shapes[1].path");
+    assert_eq!(local("/abs/a.obj").unwrap_err().field, "shapes[1].path");
+    assert_eq!(local("a.stl").unwrap_err().field, "shapes[1].path");
+    // The OBJ triangle count is bounded at validation: a quad face is two triangles.
+    let quad = with(
+        "shapes/1",
+        json!({"type": "mesh", "obj": "v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nf 1 2 3 4\n", "material": "grey"}),
+    );
+    let e = Scene::from_json_value(quad)
+        .unwrap()
+        .validate(&Limits { max_triangles: 1, ..Limits::default() })
+        .unwrap_err();
+    assert_eq!(e.field, "shapes[1].obj", "{e}");
 }

@@ -10,6 +10,7 @@
 //! its own and a parse error can name the exact field inside it.
 
 use crate::{FieldError, Limits};
+use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,7 +22,7 @@ pub type Vec3 = [f32; 3];
 pub type Rgb = [f32; 3];
 
 /// A whole scene: what to render and how.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scene {
     /// Resolution, samples, depth and seed.
@@ -34,10 +35,13 @@ pub struct Scene {
     pub materials: BTreeMap<String, Material>,
     /// Everything that can be hit.
     pub shapes: Vec<Shape>,
+    /// Lights that are not shapes: points, spots and the sun (optional; at most `max_shapes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lights: Vec<Light>,
 }
 
 /// Image size and sampling.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenderSettings {
     /// Image width in pixels.
@@ -55,7 +59,7 @@ pub struct RenderSettings {
 }
 
 /// Pinhole camera looking from `eye` at `target`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Camera {
     /// Perspective projection.
@@ -65,7 +69,7 @@ pub enum Camera {
 }
 
 /// Perspective camera parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PerspectiveCamera {
     /// Position of the pinhole.
@@ -76,10 +80,13 @@ pub struct PerspectiveCamera {
     pub up: Vec3,
     /// Full vertical field of view in degrees, in (0, 180).
     pub vfov_deg: f32,
+    /// Transforms applied to the camera after `eye`/`target`/`up` place it (see [`Transform`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transform: Vec<Transform>,
 }
 
 /// Orthographic camera parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrthographicCamera {
     /// Centre of the image plane.
@@ -90,10 +97,40 @@ pub struct OrthographicCamera {
     pub up: Vec3,
     /// Height of the visible rectangle in world units.
     pub height: f32,
+    /// Transforms applied to the camera after `eye`/`target`/`up` place it (see [`Transform`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transform: Vec<Transform>,
+}
+
+/// One step of a transform chain, written `{"translate": [x, y, z]}` or
+/// `{"rotate": {"angle_deg": a, "axis": [x, y, z]}}`.
+///
+/// A chain `[T1, T2, ..., Tn]` is the matrix `M = T1 · T2 · … · Tn`: each step acts in the
+/// coordinate frame left by the steps before it (seed 001's `translate(..).rotate(..)`), so
+/// `[{"translate": [0, 4, -2]}, {"rotate": ...}]` rotates about an axis through (0, 4, -2).
+/// The object (camera or mesh) is placed in that frame: every point `p` becomes `M · p`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Transform {
+    /// Moves by (x, y, z).
+    Translate(Vec3),
+    /// Rotates about an axis through the frame's origin.
+    Rotate(Rotate),
+}
+
+/// A rotation by `angle_deg` about `axis`, counter-clockwise looking down the axis towards the
+/// origin (right-hand rule).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rotate {
+    /// Angle in degrees.
+    pub angle_deg: f32,
+    /// Axis direction (need not be unit length, must not be zero).
+    pub axis: Vec3,
 }
 
 /// Radiance from directions where no shape is hit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Environment {
     /// The same radiance from every direction.
@@ -103,7 +140,7 @@ pub enum Environment {
 }
 
 /// Constant environment parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConstantEnvironment {
     /// Radiance from every direction.
@@ -111,7 +148,7 @@ pub struct ConstantEnvironment {
 }
 
 /// Gradient environment parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GradientEnvironment {
     /// Radiance straight up (+Z).
@@ -122,11 +159,9 @@ pub struct GradientEnvironment {
 
 /// How a surface scatters or emits light.
 ///
-/// The renderer treats rough variants approximately for now (rough materials are a later issue):
-/// `conductor` with roughness > 0 perturbs the mirror direction with a GGX-distributed normal,
-/// `dielectric` ignores roughness (smooth glass), and `glossy` is a Fresnel-weighted choice between
-/// a (GGX-perturbed) specular coat and a diffuse base.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Roughness of `conductor`, `dielectric` and `glossy` is the microfacet alpha of the chosen
+/// `distribution` (Mitsuba's convention, not squared); 0 or `sharp` gives a smooth surface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Material {
     /// Lambertian reflector.
@@ -142,37 +177,47 @@ pub enum Material {
 }
 
 /// Diffuse material parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Diffuse {
     /// Reflectance in [0, 1] per channel.
     pub albedo: Rgb,
+    /// Oren–Nayar roughness σ in [0, 1] (Fujii's energy-conserving form, as OpenPBR's
+    /// `base_diffuse_roughness`); 0 is Lambertian.
+    #[serde(default)]
+    pub roughness: f32,
 }
 
 /// Conductor material parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Conductor {
     /// Reflectance in [0, 1] per channel, at every angle.
     pub albedo: Rgb,
-    /// Microfacet roughness (GGX alpha) in [0, 1]; 0 is a perfect mirror.
+    /// Microfacet roughness (alpha) in [0, 1]; 0 is a perfect mirror.
     #[serde(default)]
     pub roughness: f32,
+    /// Microfacet distribution.
+    #[serde(default)]
+    pub distribution: Distribution,
 }
 
 /// Dielectric material parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dielectric {
     /// Index of refraction inside relative to outside (> 0).
     pub ior: f32,
-    /// Microfacet roughness in [0, 1]; 0 is smooth glass (the only kind rendered exactly for now).
+    /// Microfacet roughness (alpha) in [0, 1]; 0 is smooth glass.
     #[serde(default)]
     pub roughness: f32,
+    /// Microfacet distribution.
+    #[serde(default)]
+    pub distribution: Distribution,
 }
 
 /// Glossy material parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Glossy {
     /// Diffuse base reflectance in [0, 1].
@@ -186,8 +231,8 @@ pub struct Glossy {
     pub distribution: Distribution,
 }
 
-/// Microfacet normal distribution of a glossy coat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+/// Microfacet normal distribution of a rough surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Distribution {
     /// Beckmann distribution.
@@ -195,12 +240,12 @@ pub enum Distribution {
     /// GGX (Trowbridge–Reitz) distribution.
     #[default]
     Ggx,
-    /// A perfectly smooth coat, whatever the roughness.
+    /// A perfectly smooth surface, whatever the roughness.
     Sharp,
 }
 
 /// Emitter material parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Emitter {
     /// Emitted radiance (>= 0 per channel).
@@ -208,7 +253,7 @@ pub struct Emitter {
 }
 
 /// Geometry, each with the name of its material.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Shape {
     /// A sphere.
@@ -217,12 +262,12 @@ pub enum Shape {
     Quad(Quad),
     /// An axis-aligned box.
     Box(BoxShape),
-    /// A triangle mesh given inline.
+    /// A triangle mesh: inline, inline file content or a file.
     Mesh(Mesh),
 }
 
 /// Sphere parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Sphere {
     /// Centre.
@@ -234,7 +279,7 @@ pub struct Sphere {
 }
 
 /// Quad parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Quad {
     /// Centre; the quad lies in the plane z = center.z.
@@ -246,7 +291,7 @@ pub struct Quad {
 }
 
 /// Axis-aligned box parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BoxShape {
     /// Minimum corner.
@@ -257,31 +302,103 @@ pub struct BoxShape {
     pub material: String,
 }
 
-/// Triangle mesh parameters.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Triangle mesh parameters. Exactly one source: `positions` + `indices`, `obj` (with optional
+/// `mtl`), `gltf`, `glb_base64`, or `path` (a `.obj`, `.gltf` or `.glb` file, local renders only).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mesh {
     /// Vertex positions.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub positions: Vec<Vec3>,
     /// Triangles as indices into `positions`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub indices: Vec<[u32; 3]>,
-    /// A file to load instead (OBJ/glTF); refused by validation for now.
+    /// A file relative to the scene's base directory; refused in jobs sent to the farm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
-    /// Name of a material in `materials`.
-    pub material: String,
+    /// Inline Wavefront OBJ text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub obj: Option<String>,
+    /// Inline MTL text for `obj` (its `mtllib` line is ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtl: Option<String>,
+    /// Inline glTF 2.0 JSON text; buffers must be embedded as base64 `data:` URIs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gltf: Option<String>,
+    /// Inline binary glTF (`.glb`), base64-encoded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glb_base64: Option<String>,
+    /// Transforms applied to every vertex (see [`Transform`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transform: Vec<Transform>,
+    /// Name of a material in `materials`. Required for inline triangles; for files it overrides
+    /// the file's own materials, which are otherwise mapped to ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub material: Option<String>,
+}
+
+/// Lights that are not shapes. Intensities and irradiance are linear RGB.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Light {
+    /// An isotropic point light.
+    Point(PointLight),
+    /// A point light restricted to a cone.
+    Spot(SpotLight),
+    /// A directional light from infinitely far away, optionally a disc of directions.
+    Sun(SunLight),
+}
+
+/// Point light parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PointLight {
+    /// Position.
+    pub position: Vec3,
+    /// Radiant intensity (W/sr per channel): irradiance at distance r is intensity·cosθ/r².
+    pub intensity: Rgb,
+}
+
+/// Spot light parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpotLight {
+    /// Position.
+    pub position: Vec3,
+    /// The direction the spot points (need not be unit length).
+    pub direction: Vec3,
+    /// Intensity on the axis (W/sr per channel).
+    pub intensity: Rgb,
+    /// Half-angle of the cone in degrees, in (0, 90]; no light outside it.
+    pub cone_deg: f32,
+    /// Half-angle where the smooth falloff to the cone edge starts, in [0, cone_deg]; defaults
+    /// to `cone_deg` (a hard edge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub falloff_deg: Option<f32>,
+}
+
+/// Sun (directional light) parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SunLight {
+    /// The direction the light travels, from the sun towards the scene (need not be unit length).
+    pub direction: Vec3,
+    /// Irradiance on a surface facing the sun (W/m² per channel).
+    pub irradiance: Rgb,
+    /// Angular radius of the sun's disc in degrees, in [0, 45]; 0 is a delta (hard shadows).
+    /// The real sun is about 0.27.
+    #[serde(default)]
+    pub angular_radius_deg: f32,
 }
 
 impl Shape {
-    /// Name of the shape's material.
-    pub fn material(&self) -> &str {
+    /// Name of the shape's material; None for a file mesh that keeps the file's materials.
+    pub fn material(&self) -> Option<&str> {
         match self {
-            Shape::Sphere(s) => &s.material,
-            Shape::Quad(s) => &s.material,
-            Shape::Box(s) => &s.material,
-            Shape::Mesh(s) => &s.material,
+            Shape::Sphere(s) => Some(&s.material),
+            Shape::Quad(s) => Some(&s.material),
+            Shape::Box(s) => Some(&s.material),
+            Shape::Mesh(s) => s.material.as_deref(),
         }
     }
 }
@@ -306,14 +423,47 @@ impl Scene {
         Scene::from_json_value(v)
     }
 
+    /// The JSON Schema (2020-12) of scene format v1, generated from these types; committed as
+    /// `docs/scene.schema.json`. Structure only: [`Scene::validate`] adds ranges and references.
+    pub fn json_schema() -> Value {
+        let mut v = serde_json::to_value(schemars::schema_for!(Scene)).expect("schema serialises");
+        v["$id"] = Value::from("https://tessera.invalid/scene.schema.json");
+        v["title"] = Value::from("Tessera scene format v1");
+        // serde's `alias` is invisible to schemars: accept `samples` in place of `spp`.
+        let r = &mut v["$defs"]["RenderSettings"];
+        let spp = r["properties"]["spp"].clone();
+        r["properties"]["samples"] = spp;
+        if let Some(req) = r["required"].as_array_mut() {
+            req.retain(|x| x != "spp");
+        }
+        r["oneOf"] = serde_json::json!([{"required": ["spp"]}, {"required": ["samples"]}]);
+        v
+    }
+
     /// The default scene of the web app and CLI: coloured spheres on a ground plane under a sky.
     pub fn default_scene() -> Scene {
         Scene::from_json_str(DEFAULT_SCENE_JSON).expect("default_scene.json is a valid scene")
     }
 
     /// Semantic checks the parser cannot make: finite numbers, positive sizes, known materials,
-    /// a usable camera and every count within `limits`.
+    /// a usable camera and every count within `limits`. Mesh `path`s are refused: a job sent to
+    /// the farm must carry its files inline (`obj`, `gltf`, `glb_base64`).
     pub fn validate(&self, limits: &Limits) -> Result<(), FieldError> {
+        self.check(limits, false)
+    }
+
+    /// [`Scene::validate`] for a local render that resolves mesh `path`s against a base
+    /// directory: paths must be relative and stay inside it (no `..`).
+    pub fn validate_local(&self, limits: &Limits) -> Result<(), FieldError> {
+        self.check(limits, true)
+    }
+
+    /// True when some mesh names a file by `path`.
+    pub fn uses_files(&self) -> bool {
+        self.shapes.iter().any(|s| matches!(s, Shape::Mesh(m) if m.path.is_some()))
+    }
+
+    fn check(&self, limits: &Limits, allow_paths: bool) -> Result<(), FieldError> {
         validate_render(&self.render, limits).map_err(|e| e.within("render"))?;
         validate_camera(&self.camera).map_err(|e| e.within("camera"))?;
         validate_environment(&self.environment).map_err(|e| e.within("environment"))?;
@@ -335,18 +485,26 @@ impl Scene {
         let mut triangles = 0usize;
         for (i, s) in self.shapes.iter().enumerate() {
             let at = format!("shapes[{i}]");
-            validate_shape(s).map_err(|e| e.within(&at))?;
-            if !self.materials.contains_key(s.material()) {
-                return Err(FieldError::new(
-                    format!("{at}.material"),
-                    format!("unknown material {:?}; define it under \"materials\"", s.material()),
-                ));
+            validate_shape(s, limits, allow_paths).map_err(|e| e.within(&at))?;
+            if let Some(name) = s.material() {
+                if !self.materials.contains_key(name) {
+                    return Err(FieldError::new(
+                        format!("{at}.material"),
+                        format!("unknown material {name:?}; define it under \"materials\""),
+                    ));
+                }
             }
             if let Shape::Mesh(m) = s {
-                triangles += m.indices.len();
+                // Inline OBJ faces are counted from the text (an upper bound on the triangles
+                // it fans into); glTF and file meshes are counted again by the loader.
+                let (n, field) = match &m.obj {
+                    Some(text) => (obj_triangle_bound(text), "obj"),
+                    None => (m.indices.len(), "indices"),
+                };
+                triangles = triangles.saturating_add(n);
                 if triangles > limits.max_triangles {
                     return Err(FieldError::new(
-                        format!("{at}.indices"),
+                        format!("{at}.{field}"),
                         format!(
                             "the scene's meshes have more than {} triangles, the limit",
                             limits.max_triangles
@@ -354,6 +512,15 @@ impl Scene {
                     ));
                 }
             }
+        }
+        if self.lights.len() > limits.max_shapes {
+            return Err(FieldError::new(
+                "lights",
+                format!("{} lights exceed the limit of {}", self.lights.len(), limits.max_shapes),
+            ));
+        }
+        for (i, l) in self.lights.iter().enumerate() {
+            validate_light(l).map_err(|e| e.within(&format!("lights[{i}]")))?;
         }
         Ok(())
     }
@@ -456,9 +623,38 @@ fn validate_view(eye: &Vec3, target: &Vec3, up: &Vec3) -> Result<(), FieldError>
     Ok(())
 }
 
+/// Checks a transform chain: finite numbers and non-zero rotation axes.
+fn validate_transform(chain: &[Transform]) -> Result<(), FieldError> {
+    if chain.len() > MAX_TRANSFORM_STEPS {
+        return Err(FieldError::new(
+            "transform",
+            format!("{} steps exceed the limit of {MAX_TRANSFORM_STEPS}", chain.len()),
+        ));
+    }
+    for (i, t) in chain.iter().enumerate() {
+        match t {
+            Transform::Translate(v) => finite3(&format!("transform[{i}].translate"), v)?,
+            Transform::Rotate(r) => {
+                finite(&format!("transform[{i}].rotate.angle_deg"), r.angle_deg)?;
+                let at = format!("transform[{i}].rotate.axis");
+                finite3(&at, &r.axis)?;
+                let len2 = r.axis.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>();
+                if len2 <= 0.0 {
+                    return Err(FieldError::new(at, "must be a non-zero vector"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Most steps in one transform chain (a guard against absurd documents, not a modelling limit).
+pub const MAX_TRANSFORM_STEPS: usize = 64;
+
 fn validate_camera(c: &Camera) -> Result<(), FieldError> {
     match c {
         Camera::Perspective(p) => {
+            validate_transform(&p.transform)?;
             validate_view(&p.eye, &p.target, &p.up)?;
             finite("vfov_deg", p.vfov_deg)?;
             if !(p.vfov_deg > 0.0 && p.vfov_deg < 180.0) {
@@ -469,6 +665,7 @@ fn validate_camera(c: &Camera) -> Result<(), FieldError> {
             }
         }
         Camera::Orthographic(o) => {
+            validate_transform(&o.transform)?;
             validate_view(&o.eye, &o.target, &o.up)?;
             positive("height", o.height)?;
         }
@@ -488,7 +685,10 @@ fn validate_environment(e: &Environment) -> Result<(), FieldError> {
 
 fn validate_material(m: &Material) -> Result<(), FieldError> {
     match m {
-        Material::Diffuse(d) => in_range3("albedo", &d.albedo, 0.0, 1.0),
+        Material::Diffuse(d) => {
+            in_range3("albedo", &d.albedo, 0.0, 1.0)?;
+            roughness("roughness", d.roughness)
+        }
         Material::Conductor(c) => {
             in_range3("albedo", &c.albedo, 0.0, 1.0)?;
             roughness("roughness", c.roughness)
@@ -506,7 +706,7 @@ fn validate_material(m: &Material) -> Result<(), FieldError> {
     }
 }
 
-fn validate_shape(s: &Shape) -> Result<(), FieldError> {
+fn validate_shape(s: &Shape, limits: &Limits, allow_paths: bool) -> Result<(), FieldError> {
     match s {
         Shape::Sphere(s) => {
             finite3("center", &s.center)?;
@@ -530,33 +730,158 @@ fn validate_shape(s: &Shape) -> Result<(), FieldError> {
             }
             Ok(())
         }
-        Shape::Mesh(m) => {
-            if m.path.is_some() {
+        Shape::Mesh(m) => validate_mesh(m, limits, allow_paths),
+    }
+}
+
+/// Upper bound on the triangles an OBJ text fans into: each `f` line of n vertices gives n - 2.
+pub fn obj_triangle_bound(text: &str) -> usize {
+    text.lines()
+        .filter_map(|l| l.trim_start().strip_prefix("f "))
+        .map(|rest| rest.split_whitespace().count().saturating_sub(2))
+        .sum()
+}
+
+fn validate_mesh(m: &Mesh, limits: &Limits, allow_paths: bool) -> Result<(), FieldError> {
+    validate_transform(&m.transform)?;
+    let inline = !m.positions.is_empty() || !m.indices.is_empty();
+    let sources: Vec<&str> = [
+        ("positions", inline),
+        ("path", m.path.is_some()),
+        ("obj", m.obj.is_some()),
+        ("gltf", m.gltf.is_some()),
+        ("glb_base64", m.glb_base64.is_some()),
+    ]
+    .iter()
+    .filter(|(_, on)| *on)
+    .map(|(name, _)| *name)
+    .collect();
+    match sources.as_slice() {
+        [] => {
+            return Err(FieldError::new(
+                "indices",
+                "a mesh needs triangles: positions and indices, obj, gltf, glb_base64 or path",
+            ))
+        }
+        [_] => {}
+        [_, second, ..] => {
+            return Err(FieldError::new(
+                *second,
+                format!("give one mesh source, not {}", sources.join(" and ")),
+            ))
+        }
+    }
+    if m.mtl.is_some() && m.obj.is_none() {
+        return Err(FieldError::new("mtl", "only meaningful with obj"));
+    }
+    // Inline file content larger than a request body cannot have arrived over the API anyway;
+    // the cap keeps a local document from asking the parser for unbounded work.
+    for (field, data) in [("obj", &m.obj), ("mtl", &m.mtl), ("gltf", &m.gltf), ("glb_base64", &m.glb_base64)]
+    {
+        if let Some(d) = data {
+            if d.len() > limits.max_body_bytes {
                 return Err(FieldError::new(
-                    "path",
-                    "loading meshes from files (OBJ/glTF) is not supported yet; give positions and indices inline",
+                    field,
+                    format!("{} bytes exceed the limit of {}", d.len(), limits.max_body_bytes),
                 ));
             }
-            if m.indices.is_empty() {
-                return Err(FieldError::new("indices", "a mesh needs at least one triangle"));
+        }
+    }
+    if let Some(path) = &m.path {
+        if !allow_paths {
+            return Err(FieldError::new(
+                "path",
+                "a job cannot name files on the farm; inline the mesh as obj, gltf or glb_base64",
+            ));
+        }
+        let p = std::path::Path::new(path);
+        let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        if !matches!(ext.as_deref(), Some("obj" | "gltf" | "glb")) {
+            return Err(FieldError::new("path", "must end in .obj, .gltf or .glb"));
+        }
+        if path.is_empty()
+            || p.is_absolute()
+            || p.components().any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(FieldError::new(
+                "path",
+                "must be a relative path inside the scene's directory (no `..`, no leading `/`)",
+            ));
+        }
+    }
+    if !inline {
+        return Ok(());
+    }
+    if m.material.is_none() {
+        return Err(FieldError::new("material", "missing field; inline triangles need a material"));
+    }
+    if m.indices.is_empty() {
+        return Err(FieldError::new("indices", "a mesh needs at least one triangle"));
+    }
+    for (i, p) in m.positions.iter().enumerate() {
+        finite3(&format!("positions[{i}]"), p)?;
+    }
+    let n = m.positions.len();
+    for (i, tri) in m.indices.iter().enumerate() {
+        for (k, &ix) in tri.iter().enumerate() {
+            if ix as usize >= n {
+                return Err(FieldError::new(
+                    format!("indices[{i}][{k}]"),
+                    format!("index {ix} is out of range: the mesh has {n} positions"),
+                ));
             }
-            for (i, p) in m.positions.iter().enumerate() {
-                finite3(&format!("positions[{i}]"), p)?;
+        }
+    }
+    Ok(())
+}
+
+fn validate_light(l: &Light) -> Result<(), FieldError> {
+    match l {
+        Light::Point(p) => {
+            finite3("position", &p.position)?;
+            non_negative3("intensity", &p.intensity)
+        }
+        Light::Spot(s) => {
+            finite3("position", &s.position)?;
+            unit_direction("direction", &s.direction)?;
+            non_negative3("intensity", &s.intensity)?;
+            finite("cone_deg", s.cone_deg)?;
+            if !(s.cone_deg > 0.0 && s.cone_deg <= 90.0) {
+                return Err(FieldError::new("cone_deg", format!("must be in (0, 90], got {}", s.cone_deg)));
             }
-            let n = m.positions.len();
-            for (i, tri) in m.indices.iter().enumerate() {
-                for (k, &ix) in tri.iter().enumerate() {
-                    if ix as usize >= n {
-                        return Err(FieldError::new(
-                            format!("indices[{i}][{k}]"),
-                            format!("index {ix} is out of range: the mesh has {n} positions"),
-                        ));
-                    }
+            if let Some(f) = s.falloff_deg {
+                finite("falloff_deg", f)?;
+                if !(0.0..=s.cone_deg).contains(&f) {
+                    return Err(FieldError::new(
+                        "falloff_deg",
+                        format!("must be in [0, cone_deg = {}], got {f}", s.cone_deg),
+                    ));
                 }
             }
             Ok(())
         }
+        Light::Sun(s) => {
+            unit_direction("direction", &s.direction)?;
+            non_negative3("irradiance", &s.irradiance)?;
+            finite("angular_radius_deg", s.angular_radius_deg)?;
+            if !(0.0..=45.0).contains(&s.angular_radius_deg) {
+                return Err(FieldError::new(
+                    "angular_radius_deg",
+                    format!("must be in [0, 45], got {}", s.angular_radius_deg),
+                ));
+            }
+            Ok(())
+        }
     }
+}
+
+fn unit_direction(field: &str, v: &Vec3) -> Result<(), FieldError> {
+    finite3(field, v)?;
+    let len2 = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>();
+    if len2 <= 1e-20 {
+        return Err(FieldError::new(field, "must be a non-zero vector"));
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- precise parse errors
@@ -673,12 +998,20 @@ fn check_shape(v: &Value, at: &str) -> Result<(), FieldError> {
     }
 }
 
+fn check_light(v: &Value, at: &str) -> Result<(), FieldError> {
+    match tagged(v, at, &["point", "spot", "sun"])? {
+        ("point", o) => de::<PointLight>(&o, at).map(drop),
+        ("spot", o) => de::<SpotLight>(&o, at).map(drop),
+        (_, o) => de::<SunLight>(&o, at).map(drop),
+    }
+}
+
 /// Re-parses a document that failed, part by part, so the error names the exact field.
 fn diagnose(v: &Value) -> Result<(), FieldError> {
     let Some(obj) = v.as_object() else {
         return Err(FieldError::new("", format!("expected a JSON object, got {v}")));
     };
-    const TOP: [&str; 5] = ["render", "camera", "environment", "materials", "shapes"];
+    const TOP: [&str; 6] = ["render", "camera", "environment", "materials", "shapes", "lights"];
     for k in obj.keys() {
         if !TOP.contains(&k.as_str()) {
             return Err(FieldError::new(
@@ -687,9 +1020,9 @@ fn diagnose(v: &Value) -> Result<(), FieldError> {
             ));
         }
     }
-    for k in TOP {
-        if !obj.contains_key(k) {
-            return Err(FieldError::new(k, "missing field"));
+    for k in &TOP[..5] {
+        if !obj.contains_key(*k) {
+            return Err(FieldError::new(*k, "missing field"));
         }
     }
     de::<RenderSettings>(&obj["render"], "render")?;
@@ -706,6 +1039,14 @@ fn diagnose(v: &Value) -> Result<(), FieldError> {
     };
     for (i, s) in shapes.iter().enumerate() {
         check_shape(s, &format!("shapes[{i}]"))?;
+    }
+    if let Some(lights) = obj.get("lights") {
+        let Some(lights) = lights.as_array() else {
+            return Err(FieldError::new("lights", "expected an array of lights"));
+        };
+        for (i, l) in lights.iter().enumerate() {
+            check_light(l, &format!("lights[{i}]"))?;
+        }
     }
     Ok(())
 }

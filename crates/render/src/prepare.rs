@@ -1,0 +1,133 @@
+//! Turning a scene's shapes into primitives: inline geometry, transforms and imported meshes,
+//! with the materials imported files bring.
+
+use crate::geometry::{Kind, Prim};
+use crate::import::{self, LoadOptions};
+use crate::material::Material;
+use crate::math::V3;
+use crate::xform::Affine;
+use crate::RenderError;
+use tessera_types::scene::{Scene, Shape};
+use tessera_types::{FieldError, Limits};
+
+/// Limits that only check the scene is well-formed; the coordinator applies its own limits.
+pub(crate) fn structural_limits(max_triangles: usize) -> Limits {
+    Limits {
+        max_width: u32::MAX,
+        max_height: u32::MAX,
+        max_pixels: u64::MAX,
+        max_spp: u32::MAX,
+        max_depth: u32::MAX,
+        max_shapes: usize::MAX,
+        max_materials: usize::MAX,
+        max_triangles,
+        // Inline mesh files are bounded by the loader's own file limit here.
+        max_body_bytes: usize::MAX,
+        ..Limits::default()
+    }
+}
+
+/// Pushes a triangle unless it is degenerate (no area to hit, no normal to shade).
+fn push_triangle(prims: &mut Vec<Prim>, p: [V3; 3], material: u32) {
+    let (e1, e2) = (p[1] - p[0], p[2] - p[0]);
+    if e1.cross(e2).length() > 0.0 {
+        prims.push(Prim { kind: Kind::Triangle, material, a: p[0], b: e1, c: e2 });
+    }
+}
+
+/// Validates `scene` (paths allowed only with a base directory) and flattens its shapes.
+pub(crate) fn flatten(scene: &Scene, opts: &LoadOptions) -> Result<(Vec<Material>, Vec<Prim>), RenderError> {
+    let limits = structural_limits(opts.max_triangles);
+    if opts.base_dir.is_some() {
+        scene.validate_local(&limits)?;
+    } else {
+        scene.validate(&limits)?;
+    }
+    let names: Vec<&String> = scene.materials.keys().collect();
+    let mut materials: Vec<Material> = scene.materials.values().map(Material::new).collect();
+    let mat_index = |name: &str| names.binary_search_by(|n| n.as_str().cmp(name)).expect("validated") as u32;
+    let mut prims = Vec::with_capacity(scene.shapes.len());
+    let mut triangles = 0usize;
+    for (i, shape) in scene.shapes.iter().enumerate() {
+        let material = shape.material().map(mat_index);
+        match shape {
+            Shape::Sphere(s) => prims.push(Prim {
+                kind: Kind::Sphere,
+                material: material.expect("validated"),
+                a: V3::from(s.center),
+                b: V3::new(s.radius, 0.0, 0.0),
+                c: V3::ZERO,
+            }),
+            Shape::Quad(q) => prims.push(Prim {
+                kind: Kind::Quad,
+                material: material.expect("validated"),
+                a: V3::from(q.center),
+                b: V3::new(q.half_size[0], q.half_size[1], 0.0),
+                c: V3::ZERO,
+            }),
+            Shape::Box(b) => prims.push(Prim {
+                kind: Kind::Box,
+                material: material.expect("validated"),
+                a: V3::from(b.min),
+                b: V3::from(b.max),
+                c: V3::ZERO,
+            }),
+            Shape::Mesh(m) if !m.indices.is_empty() => {
+                let material = material.expect("validated");
+                let xf = Affine::from_chain(&m.transform);
+                let identity = xf == Affine::IDENTITY;
+                for tri in &m.indices {
+                    let p = tri.map(|i| {
+                        let p = m.positions[i as usize];
+                        V3::from(if identity { p } else { xf.point(p) })
+                    });
+                    push_triangle(&mut prims, p, material);
+                }
+                triangles += m.indices.len();
+            }
+            Shape::Mesh(m) => {
+                let budget = opts.max_triangles.saturating_sub(triangles);
+                let loaded = import::load(m, opts, budget).map_err(|e| {
+                    RenderError::InvalidScene(FieldError::new(format!("shapes[{i}].{}", e.field), e.message))
+                })?;
+                triangles += loaded.triangles.len();
+                // The file's materials join the table only when the shape does not override them.
+                let first = materials.len() as u32;
+                if material.is_none() {
+                    materials.extend(loaded.materials.iter().map(|(_, d)| Material::new(d)));
+                }
+                let grey =
+                    Material::new(&tessera_types::scene::Material::Diffuse(tessera_types::scene::Diffuse {
+                        albedo: [0.5; 3],
+                        roughness: 0.0,
+                    }));
+                let mut grey_ix = None;
+                for (tri, tm) in loaded.triangles.iter().zip(&loaded.tri_material) {
+                    let mat = match (material, tm) {
+                        (Some(m), _) => m,
+                        (None, Some(k)) => first + k,
+                        (None, None) => *grey_ix.get_or_insert_with(|| {
+                            materials.push(grey);
+                            materials.len() as u32 - 1
+                        }),
+                    };
+                    push_triangle(&mut prims, tri.map(V3::from), mat);
+                }
+            }
+        }
+    }
+    Ok((materials, prims))
+}
+
+/// Radius of a sphere around the origin-centred bounds of `prims` (at least 1), which sizes
+/// the sun's share of light selection.
+pub(crate) fn scene_radius(prims: &[Prim]) -> f32 {
+    let mut r = 1.0f32;
+    for p in prims {
+        let b = p.bounds();
+        let c = (b.min + b.max) * 0.5;
+        let e = (b.max - b.min) * 0.5;
+        r = r.max(c.length() + e.length());
+    }
+    r
+}
