@@ -743,6 +743,26 @@ impl Backend for SqliteBackend {
         .await
     }
 
+    async fn job_counts(&self) -> Result<Vec<(JobStatus, u64)>> {
+        self.with_conn(move |_, conn, _| {
+            let mut stmt = conn
+                .prepare_cached("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+                .ctx("counting jobs")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                .ctx("counting jobs")?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (status, n) = row.ctx("counting jobs")?;
+                let status = JobStatus::parse(&status)
+                    .ok_or_else(|| BackendError::Storage(format!("unknown job status {status:?}")))?;
+                out.push((status, n as u64));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn put_blob(&self, key: &str, data: Bytes) -> Result<()> {
         let key = key.to_string();
         self.blocking(move |inner| inner.blobs.put(&key, &data)).await

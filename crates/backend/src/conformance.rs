@@ -59,6 +59,7 @@ macro_rules! backend_conformance_tests {
             missing_job_operations,
             blobs_roundtrip,
             queue_depth_counts_waiting_tasks,
+            job_counts_by_status,
             events_in_order_for_one_job,
         );
     };
@@ -752,6 +753,29 @@ pub async fn queue_depth_counts_waiting_tasks<B: Backend>(b: Arc<B>) {
     assert_eq!(b.queue_depth().await.unwrap(), 5);
     b.cancel_job(&second, T0 + 4).await.unwrap();
     assert_eq!(b.queue_depth().await.unwrap(), 3);
+}
+
+/// Job counts by state follow creation, leasing, cancelling and finishing.
+pub async fn job_counts_by_status<B: Backend>(b: Arc<B>) {
+    let count = |counts: Vec<(JobStatus, u64)>, s: JobStatus| {
+        counts.into_iter().filter(|(st, _)| *st == s).map(|(_, n)| n).sum::<u64>()
+    };
+    assert!(b.job_counts().await.unwrap().iter().all(|(_, n)| *n == 0));
+    let a = make_job(&*b, 0, T0, 1).await;
+    let c = make_job(&*b, 0, T0 + 1, 1).await;
+    make_job(&*b, 0, T0 + 2, 1).await;
+    assert_eq!(count(b.job_counts().await.unwrap(), JobStatus::Queued), 3);
+    let l = lease(&*b, &worker("a"), T0 + 3).await;
+    assert_eq!(l.key.job_id, a);
+    b.complete_task(&l, Bytes::from_static(b"r"), T0 + 4).await.unwrap();
+    b.finish_job(&a, JobOutcome::Done(meta()), T0 + 5).await.unwrap();
+    b.cancel_job(&c, T0 + 6).await.unwrap();
+    let counts = b.job_counts().await.unwrap();
+    assert_eq!(
+        [JobStatus::Queued, JobStatus::Running, JobStatus::Done, JobStatus::Cancelled]
+            .map(|s| count(counts.clone(), s)),
+        [1, 0, 1, 1]
+    );
 }
 
 /// One job's events arrive in the order its changes were made.

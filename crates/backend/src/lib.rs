@@ -7,7 +7,8 @@ pub mod conformance;
 use async_trait::async_trait;
 use bytes::Bytes;
 use tessera_types::{
-    Event, JobId, JobRecord, Lease, Millis, OutputMeta, TaskKey, TaskRecord, TaskSpec, WorkerId, WorkerInfo,
+    Event, JobId, JobRecord, JobStatus, Lease, Millis, OutputMeta, TaskKey, TaskRecord, TaskSpec, WorkerId,
+    WorkerInfo,
 };
 
 /// Errors a backend can return. Callers treat every one as "try again later" except
@@ -171,6 +172,9 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Number of tasks waiting to be leased, over all non-final jobs.
     async fn queue_depth(&self) -> Result<u64>;
+
+    /// Number of jobs in each state; states without jobs may be left out.
+    async fn job_counts(&self) -> Result<Vec<(JobStatus, u64)>>;
 
     /// Stores a blob, replacing any with the same key.
     async fn put_blob(&self, key: &str, data: Bytes) -> Result<()>;

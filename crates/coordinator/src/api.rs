@@ -203,13 +203,14 @@ async fn queue(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
 }
 
 async fn job_counts(state: &AppState) -> Result<serde_json::Map<String, Value>, ApiError> {
-    let jobs = state.backend().list_jobs(10_000).await?;
-    let mut counts = serde_json::Map::new();
+    let counts = state.backend().job_counts().await?;
+    let mut out = serde_json::Map::new();
     for s in [JobStatus::Queued, JobStatus::Running, JobStatus::Done, JobStatus::Error, JobStatus::Cancelled]
     {
-        counts.insert(s.as_str().into(), json!(jobs.iter().filter(|j| j.status == s).count()));
+        let n: u64 = counts.iter().filter(|(st, _)| *st == s).map(|(_, n)| n).sum();
+        out.insert(s.as_str().into(), json!(n));
     }
-    Ok(counts)
+    Ok(out)
 }
 
 async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
