@@ -34,7 +34,8 @@ fn local_render_resolves_mesh_paths_against_the_scene_file() {
     let with_mesh = image::open(&out).unwrap().to_rgb8();
 
     std::fs::write(&scene_path, small_scene(32, 24, 2).to_string()).unwrap();
-    let run = Command::new(common::bin()).args(["render", "--quiet"]).arg(&scene_path).arg("-o").arg(&out).output();
+    let run =
+        Command::new(common::bin()).args(["render", "--quiet"]).arg(&scene_path).arg("-o").arg(&out).output();
     assert!(run.unwrap().status.success());
     assert_ne!(with_mesh, image::open(&out).unwrap().to_rgb8(), "the mesh left no trace in the image");
 }

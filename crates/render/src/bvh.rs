@@ -286,6 +286,110 @@ impl Bvh {
     }
 }
 
+impl Bvh {
+    /// Whether anything is hit in (`t_min`, `t_max`): exactly `intersect(..).is_some()`, but
+    /// stops at the first hit. Until `intersect` finds its first hit, its bound is `t_max` and
+    /// it visits the same nodes in the same order as this query, so both find that hit.
+    // Out of line: a second copy of the traversal loop inlined into the integrator perturbs
+    // its code generation for every scene, lights or not.
+    #[inline(never)]
+    pub(crate) fn occluded(
+        &self,
+        prims: &[Prim],
+        ray: &Ray,
+        t_min: f32,
+        t_max: f32,
+        stack: &mut Stack,
+    ) -> bool {
+        self.any_hit(ray, t_min, t_max, stack, |first, count| {
+            prims[first..first + count].iter().any(|p| p.intersect(ray, t_min, t_max) < t_max).then_some(())
+        })
+        .is_some()
+    }
+
+    /// Front-to-back traversal of the boxes the ray enters in (`t_min`, `t_max`) (the same
+    /// tests and order as `intersect` while it has no hit), calling `leaf(first prim, count)`
+    /// on each leaf until it returns Some.
+    #[inline(always)]
+    fn any_hit<T>(
+        &self,
+        ray: &Ray,
+        t_min: f32,
+        t_max: f32,
+        stack: &mut Stack,
+        mut leaf: impl FnMut(usize, usize) -> Option<T>,
+    ) -> Option<T> {
+        if self.nodes.is_empty() {
+            return None;
+        }
+        let r = RayBox::new(ray);
+        let stack: &mut [Entry; STACK] = stack.0.as_deref_mut().expect("a live stack has its buffer");
+        let mut sp = 0usize;
+        let mut cur = Entry { index: 0, count: 0, t: t_min };
+        loop {
+            if cur.count > 0 {
+                if let Some(v) = leaf(cur.index as usize, cur.count as usize) {
+                    return Some(v);
+                }
+            } else {
+                let node = &self.nodes[cur.index as usize];
+                let (tn, mut mask) = slab4(node, &r, t_min, t_max);
+                if mask != 0 {
+                    let lane = |i: u32| {
+                        let i = i as usize;
+                        Entry { index: node.child[i], count: node.count[i], t: tn.0[i] }
+                    };
+                    let e0 = lane(mask.trailing_zeros());
+                    mask &= mask - 1;
+                    if mask == 0 {
+                        cur = e0;
+                        continue;
+                    }
+                    let e1 = lane(mask.trailing_zeros());
+                    mask &= mask - 1;
+                    let (near, far) = if e1.t < e0.t { (e1, e0) } else { (e0, e1) };
+                    if mask == 0 {
+                        stack[sp] = far;
+                        sp += 1;
+                        cur = near;
+                        continue;
+                    }
+                    let mut hits = [near, far, far, far];
+                    let mut n = 2;
+                    while mask != 0 {
+                        let e = lane(mask.trailing_zeros());
+                        mask &= mask - 1;
+                        let mut j = n;
+                        while j > 0 && hits[j - 1].t > e.t {
+                            hits[j] = hits[j - 1];
+                            j -= 1;
+                        }
+                        hits[j] = e;
+                        n += 1;
+                    }
+                    for k in (1..n).rev() {
+                        stack[sp] = hits[k];
+                        sp += 1;
+                    }
+                    cur = hits[0];
+                    continue;
+                }
+            }
+            loop {
+                if sp == 0 {
+                    return None;
+                }
+                sp -= 1;
+                let e = stack[sp];
+                if e.t < t_max {
+                    cur = e;
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// A primitive's box and its index, as the build moves it around.
 #[derive(Clone, Copy)]
 struct Ref {
@@ -768,6 +872,76 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// `occluded` equals `intersect(..).is_some()`, on rays aimed at points of random
+    /// primitives of a mixed scene with touching, coplanar and duplicated shapes, bounded just
+    /// short of the aimed-at point (as shadow rays to point lights are) or not at all.
+    #[test]
+    fn occluded_matches_the_closest_hit() {
+        let mut rng = Rng(7);
+        let mut prims = soup(&mut rng, 400, 8.0, 2.0);
+        for i in 0..60 {
+            let a = rng.v3(8.0);
+            prims.push(match i % 3 {
+                0 => Prim {
+                    kind: Kind::Sphere,
+                    material: 0,
+                    a,
+                    b: V3::new(0.2 + rng.next(), 0.0, 0.0),
+                    c: V3::ZERO,
+                },
+                1 => Prim {
+                    kind: Kind::Quad,
+                    material: 0,
+                    a,
+                    b: V3::new(0.1 + rng.next(), 0.1 + rng.next(), 0.0),
+                    c: V3::ZERO,
+                },
+                _ => Prim {
+                    kind: Kind::Box,
+                    material: 0,
+                    a,
+                    b: a + V3::new(0.1, 0.2, 0.3) + rng.v3(0.1),
+                    c: V3::ZERO,
+                },
+            });
+        }
+        for k in 0..4 {
+            let a = V3::new(k as f32, 0.5, 2.0);
+            prims.push(Prim { kind: Kind::Quad, material: 0, a, b: V3::new(0.5, 0.5, 0.0), c: V3::ZERO });
+        }
+        let dup = prims.len() - 1;
+        prims.push(prims[dup]);
+        prims.push(prims[0]);
+        let bvh = Bvh::build(&mut prims);
+        let mut stack = Stack::new();
+        let (mut hit, mut missed) = (0, 0);
+        for _ in 0..20_000 {
+            let p = prims[(rng.next() * prims.len() as f32) as usize % prims.len()];
+            let (u, v) = (rng.next(), rng.next());
+            let target = match p.kind {
+                Kind::Sphere => p.a + rng.dir() * p.b.x,
+                Kind::Quad => p.a + V3::new((2.0 * u - 1.0) * p.b.x, (2.0 * v - 1.0) * p.b.y, 0.0),
+                Kind::Box => p.a + (p.b - p.a).cmul(V3::new(u, v, rng.next())),
+                Kind::Triangle => {
+                    let (u, v) = if u + v > 1.0 { (1.0 - u, 1.0 - v) } else { (u, v) };
+                    p.a + p.b * u + p.c * v
+                }
+            };
+            let o = rng.v3(14.0);
+            let d = target - o;
+            let ray = Ray::new(o, d * (1.0 / d.length()));
+            let t_max = if rng.next() < 0.3 { f32::INFINITY } else { d.length() * (1.0 - 1e-4) };
+            let got = bvh.occluded(&prims, &ray, 0.0, t_max, &mut stack);
+            assert_eq!(got, bvh.intersect(&prims, &ray, 0.0, t_max, &mut stack).is_some(), "{ray:?}");
+            if got {
+                hit += 1;
+            } else {
+                missed += 1;
+            }
+        }
+        assert!(hit > 1000 && missed > 1000, "occluded {hit}, unoccluded {missed}");
     }
 
     /// The build-time benchmark for the 1M-triangle target (run with

@@ -18,8 +18,11 @@ pub(crate) fn pixel(scene: &PreparedScene, x: u32, y: u32) -> [f32; 3] {
     let mut sum = [0.0f64; 3];
     let mut n = 0u32;
     let mut stack = Stack::new();
+    // One sampler for the pixel: the hashes that do not depend on the sample index are
+    // computed once, not per sample.
+    let mut sampler = Sampler::for_pixel(scene.seed, x, y);
     for s in 0..scene.spp {
-        let mut sampler = Sampler::new(scene.seed, x, y, s);
+        sampler.start(s);
         let (jx, jy) = sampler.next_2d();
         let ray = scene.camera.ray(x as f32 + jx, y as f32 + jy);
         let l = radiance(scene, ray, &mut sampler, &mut stack);
@@ -176,7 +179,8 @@ fn direct(
     } else {
         // Stop just short of a point light so a surface right at it does not shadow itself.
         let t_max = if ls.dist.is_finite() { ls.dist * (1.0 - 1e-4) } else { f32::INFINITY };
-        scene.bvh.intersect(&scene.prims, &shadow, 0.0, t_max, stack).is_none()
+        // Any hit will do: `occluded` stops at the first (exactly `intersect(..).is_none()`).
+        !scene.bvh.occluded(&scene.prims, &shadow, 0.0, t_max, stack)
     };
     if !visible {
         return V3::ZERO;

@@ -123,10 +123,20 @@ fn to_unit(x: u32) -> f32 {
 }
 
 /// The sample stream for one (seed, pixel, sample); draws dimensions in a fixed order.
+///
+/// One `Sampler` serves all of a pixel's samples (`for_pixel`, then `start` per sample): the
+/// hashes that do not depend on the sample index (the pixel hash and each Sobol request's hash)
+/// are computed once per pixel, each when first requested, and reused by the later samples.
+/// Keying is unchanged: after `start(s)` the stream is exactly `Sampler::new(seed, x, y, s)`'s.
 #[derive(Debug, Clone)]
 pub struct Sampler {
     pixel: u64,
-    index: u32,
+    /// Hashes of the first `known` Sobol requests: index-shuffle seed in the low half,
+    /// scramble seed in the high half.
+    requests: [u64; SOBOL_REQUESTS as usize],
+    known: u32,
+    /// The sample index, bit-reversed (the scrambles work in the bit-reversed domain).
+    index_rev: u32,
     request: u32,
     state: u64,
     inc: u64,
@@ -136,20 +146,39 @@ impl Sampler {
     /// The stream for sample `s` of pixel (`x`, `y`) under scene seed `seed`.
     #[inline]
     pub fn new(seed: u64, x: u32, y: u32, s: u32) -> Sampler {
+        let mut sp = Sampler::for_pixel(seed, x, y);
+        sp.start(s);
+        sp
+    }
+
+    /// Pixel (`x`, `y`)'s sampler under scene seed `seed`; `start` picks the sample before
+    /// the first draw.
+    #[inline]
+    pub fn for_pixel(seed: u64, x: u32, y: u32) -> Sampler {
         // Chained mixing rather than XOR so that swapping x and y gives a different stream.
         let pixel = mix64(mix64(seed ^ 0x9e37_79b9_7f4a_7c15) ^ ((u64::from(x) << 32) | u64::from(y)));
-        let h = mix64(pixel ^ u64::from(s));
-        let mut sp = Sampler {
+        Sampler {
             pixel,
-            index: s,
+            requests: [0; SOBOL_REQUESTS as usize],
+            known: 0,
+            index_rev: 0,
             request: 0,
             state: 0,
-            inc: (mix64(h ^ 0xda94_2042_e4dd_58b5) << 1) | 1,
-        };
-        sp.next_u32();
-        sp.state = sp.state.wrapping_add(h);
-        sp.next_u32();
-        sp
+            inc: 0,
+        }
+    }
+
+    /// Restarts the stream at sample `s` of the same pixel.
+    #[inline(always)]
+    pub fn start(&mut self, s: u32) {
+        let h = mix64(self.pixel ^ u64::from(s));
+        self.index_rev = s.reverse_bits();
+        self.request = 0;
+        self.state = 0;
+        self.inc = (mix64(h ^ 0xda94_2042_e4dd_58b5) << 1) | 1;
+        self.next_u32();
+        self.state = self.state.wrapping_add(h);
+        self.next_u32();
     }
 
     /// Next 32 bits of the PCG32 stream.
@@ -169,11 +198,17 @@ impl Sampler {
         if self.request >= SOBOL_REQUESTS {
             return None;
         }
-        let h = mix64(self.pixel ^ (u64::from(self.request) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let r = self.request as usize;
+        // Requests come in order, so the first sample to reach request r computes its hash.
+        if self.request >= self.known {
+            self.requests[r] = mix64(self.pixel ^ (r as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            self.known += 1;
+        }
+        let h = self.requests[r];
         self.request += 1;
         // Shuffling the index by its own Owen scramble decorrelates the patterns' orders.
         // Kept bit-reversed: owen_scramble(i) = reverse(lk(reverse(i))).
-        let idx_rev = lk_permute(self.index.reverse_bits(), h as u32);
+        let idx_rev = lk_permute(self.index_rev, h as u32);
         Some((idx_rev, (h >> 32) as u32))
     }
 
@@ -253,6 +288,103 @@ mod tests {
                 to_unit(owen_scramble(sobol_dim1(idx), seed ^ 0x6a09_e667)),
             );
             assert_eq!(a, (u, v));
+        }
+    }
+
+    /// Reusing one sampler across a pixel's samples leaves every stream as it was: the sampler
+    /// before the per-pixel caching (request hashes recomputed per sample), kept here
+    /// verbatim, draws the same values.
+    #[test]
+    fn reused_sampler_matches_the_per_sample_form() {
+        struct Old {
+            pixel: u64,
+            index: u32,
+            request: u32,
+            state: u64,
+            inc: u64,
+        }
+        impl Old {
+            fn new(seed: u64, x: u32, y: u32, s: u32) -> Old {
+                let pixel =
+                    mix64(mix64(seed ^ 0x9e37_79b9_7f4a_7c15) ^ ((u64::from(x) << 32) | u64::from(y)));
+                let h = mix64(pixel ^ u64::from(s));
+                let mut sp = Old {
+                    pixel,
+                    index: s,
+                    request: 0,
+                    state: 0,
+                    inc: (mix64(h ^ 0xda94_2042_e4dd_58b5) << 1) | 1,
+                };
+                sp.next_u32();
+                sp.state = sp.state.wrapping_add(h);
+                sp.next_u32();
+                sp
+            }
+            fn next_u32(&mut self) -> u32 {
+                let old = self.state;
+                self.state = old.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(self.inc);
+                let xorshifted = (((old >> 18) ^ old) >> 27) as u32;
+                let rot = (old >> 59) as u32;
+                xorshifted.rotate_right(rot)
+            }
+            fn sobol_request(&mut self) -> Option<(u32, u32)> {
+                if self.request >= SOBOL_REQUESTS {
+                    return None;
+                }
+                let h = mix64(self.pixel ^ (u64::from(self.request) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                self.request += 1;
+                let idx_rev = lk_permute(self.index.reverse_bits(), h as u32);
+                Some((idx_rev, (h >> 32) as u32))
+            }
+            fn next_1d(&mut self) -> f32 {
+                match self.sobol_request() {
+                    Some((idx_rev, seed)) => to_unit(lk_permute(idx_rev.reverse_bits(), seed).reverse_bits()),
+                    None => to_unit(self.next_u32()),
+                }
+            }
+            fn next_2d(&mut self) -> (f32, f32) {
+                match self.sobol_request() {
+                    Some((idx_rev, seed)) => {
+                        let d0 = lk_permute(idx_rev.reverse_bits(), seed).reverse_bits();
+                        let d1 =
+                            lk_permute(table4(&SOBOL_DIM1_REV, idx_rev), seed ^ 0x6a09_e667).reverse_bits();
+                        (to_unit(d0), to_unit(d1))
+                    }
+                    None => {
+                        let a = to_unit(self.next_u32());
+                        (a, to_unit(self.next_u32()))
+                    }
+                }
+            }
+        }
+        let mut key = 0x1234_5678_9abc_def0u64;
+        for k in 0..200u32 {
+            key = mix64(key);
+            let (seed, x, y) = (
+                if k % 2 == 0 { key } else { u64::from(k) },
+                (key >> 7) as u32 % 4096,
+                (key >> 29) as u32 % 4096,
+            );
+            let mut new = Sampler::for_pixel(seed, x, y);
+            for s in (0..70u32).chain([1000, 65_535, u32::MAX, 5]) {
+                new.start(s);
+                let (mut old, mut via_new) = (Old::new(seed, x, y, s), Sampler::new(seed, x, y, s));
+                // Mixed 1D/2D draws, some samples stopping early (as paths do), others running
+                // well past the Sobol requests into PCG32.
+                for d in 0..[3u32, 30, 8, 24, 1][(s % 5) as usize] {
+                    if (key >> (d % 64)) & 1 == 0 {
+                        let (a, b, c) = (new.next_1d(), old.next_1d(), via_new.next_1d());
+                        assert_eq!(
+                            (a.to_bits(), c.to_bits()),
+                            (b.to_bits(), b.to_bits()),
+                            "{seed} {x} {y} {s} {d}"
+                        );
+                    } else {
+                        let (a, b, c) = (new.next_2d(), old.next_2d(), via_new.next_2d());
+                        assert_eq!((a, c), (b, b), "{seed} {x} {y} {s} {d}");
+                    }
+                }
+            }
         }
     }
 
