@@ -224,49 +224,9 @@ impl Bvh {
                 }
             } else {
                 let node = &self.nodes[cur.index as usize];
-                let (tn, mut mask) = slab4(node, &r, t_min, best_t);
-                if mask != 0 {
-                    let lane = |i: u32| {
-                        let i = i as usize;
-                        Entry { index: node.child[i], count: node.count[i], t: tn.0[i] }
-                    };
-                    let e0 = lane(mask.trailing_zeros());
-                    mask &= mask - 1;
-                    // One or two children hit is the common case: no sorting loop for them.
-                    if mask == 0 {
-                        cur = e0;
-                        continue;
-                    }
-                    let e1 = lane(mask.trailing_zeros());
-                    mask &= mask - 1;
-                    // Ties keep lane order, as the general case's stable sort does.
-                    let (near, far) = if e1.t < e0.t { (e1, e0) } else { (e0, e1) };
-                    if mask == 0 {
-                        stack[sp] = far;
-                        sp += 1;
-                        cur = near;
-                        continue;
-                    }
-                    // Three or four: insertion sort near to far (stable), push all but the
-                    // nearest farthest first, visit the nearest.
-                    let mut hits = [near, far, far, far];
-                    let mut n = 2;
-                    while mask != 0 {
-                        let e = lane(mask.trailing_zeros());
-                        mask &= mask - 1;
-                        let mut j = n;
-                        while j > 0 && hits[j - 1].t > e.t {
-                            hits[j] = hits[j - 1];
-                            j -= 1;
-                        }
-                        hits[j] = e;
-                        n += 1;
-                    }
-                    for k in (1..n).rev() {
-                        stack[sp] = hits[k];
-                        sp += 1;
-                    }
-                    cur = hits[0];
+                let (tn, mask) = slab4(node, &r, t_min, best_t);
+                if let Some(next) = descend(node, tn, mask, stack, &mut sp) {
+                    cur = next;
                     continue;
                 }
             }
@@ -333,45 +293,9 @@ impl Bvh {
                 }
             } else {
                 let node = &self.nodes[cur.index as usize];
-                let (tn, mut mask) = slab4(node, &r, t_min, t_max);
-                if mask != 0 {
-                    let lane = |i: u32| {
-                        let i = i as usize;
-                        Entry { index: node.child[i], count: node.count[i], t: tn.0[i] }
-                    };
-                    let e0 = lane(mask.trailing_zeros());
-                    mask &= mask - 1;
-                    if mask == 0 {
-                        cur = e0;
-                        continue;
-                    }
-                    let e1 = lane(mask.trailing_zeros());
-                    mask &= mask - 1;
-                    let (near, far) = if e1.t < e0.t { (e1, e0) } else { (e0, e1) };
-                    if mask == 0 {
-                        stack[sp] = far;
-                        sp += 1;
-                        cur = near;
-                        continue;
-                    }
-                    let mut hits = [near, far, far, far];
-                    let mut n = 2;
-                    while mask != 0 {
-                        let e = lane(mask.trailing_zeros());
-                        mask &= mask - 1;
-                        let mut j = n;
-                        while j > 0 && hits[j - 1].t > e.t {
-                            hits[j] = hits[j - 1];
-                            j -= 1;
-                        }
-                        hits[j] = e;
-                        n += 1;
-                    }
-                    for k in (1..n).rev() {
-                        stack[sp] = hits[k];
-                        sp += 1;
-                    }
-                    cur = hits[0];
+                let (tn, mask) = slab4(node, &r, t_min, t_max);
+                if let Some(next) = descend(node, tn, mask, stack, &mut sp) {
+                    cur = next;
                     continue;
                 }
             }
@@ -388,6 +312,55 @@ impl Bvh {
             }
         }
     }
+}
+
+/// Pushes the children of `node` that the ray enters (`mask`'s lanes, entry distances `tn`)
+/// onto the stack farthest first and returns the nearest, to visit next; None when the ray
+/// enters none. Ties keep lane order, so the visiting order depends on the tree alone.
+#[inline(always)]
+fn descend(node: &Node, tn: F4, mut mask: u32, stack: &mut [Entry; STACK], sp: &mut usize) -> Option<Entry> {
+    if mask == 0 {
+        return None;
+    }
+    let lane = |i: u32| {
+        let i = i as usize;
+        Entry { index: node.child[i], count: node.count[i], t: tn.0[i] }
+    };
+    let e0 = lane(mask.trailing_zeros());
+    mask &= mask - 1;
+    // One or two children hit is the common case: no sorting loop for them.
+    if mask == 0 {
+        return Some(e0);
+    }
+    let e1 = lane(mask.trailing_zeros());
+    mask &= mask - 1;
+    // Ties keep lane order, as the general case's stable sort does.
+    let (near, far) = if e1.t < e0.t { (e1, e0) } else { (e0, e1) };
+    if mask == 0 {
+        stack[*sp] = far;
+        *sp += 1;
+        return Some(near);
+    }
+    // Three or four: insertion sort near to far (stable), push all but the nearest farthest
+    // first, visit the nearest.
+    let mut hits = [near, far, far, far];
+    let mut n = 2;
+    while mask != 0 {
+        let e = lane(mask.trailing_zeros());
+        mask &= mask - 1;
+        let mut j = n;
+        while j > 0 && hits[j - 1].t > e.t {
+            hits[j] = hits[j - 1];
+            j -= 1;
+        }
+        hits[j] = e;
+        n += 1;
+    }
+    for k in (1..n).rev() {
+        stack[*sp] = hits[k];
+        *sp += 1;
+    }
+    Some(hits[0])
 }
 
 /// A primitive's box and its index, as the build moves it around.
