@@ -20,11 +20,8 @@ pub(crate) fn mix64(mut z: u64) -> u64 {
 /// first two bounces (5 each: lobe, direction, roulette, light choice, light position).
 const SOBOL_REQUESTS: u32 = 11;
 
-/// Sobol dimension 1 (primitive polynomial x + 1, direction numbers v_i = v_{i-1} ^ (v_{i-1} >> 1))
-/// as four byte-indexed tables: the generator matrix is linear over GF(2), so the 32-step
-/// bit loop becomes four lookups (4 KiB, stays in L1).
-#[cfg(test)]
-static SOBOL_DIM1: [[u32; 256]; 4] = {
+/// Direction numbers of Sobol dimension 1: v_0 = 2^31, v_i = v_{i-1} ^ (v_{i-1} >> 1).
+const fn dim1_directions() -> [u32; 32] {
     let mut v = [0u32; 32];
     v[0] = 1 << 31;
     let mut i = 1;
@@ -32,6 +29,15 @@ static SOBOL_DIM1: [[u32; 256]; 4] = {
         v[i] = v[i - 1] ^ (v[i - 1] >> 1);
         i += 1;
     }
+    v
+}
+
+/// Sobol dimension 1 (primitive polynomial x + 1, direction numbers v_i = v_{i-1} ^ (v_{i-1} >> 1))
+/// as four byte-indexed tables: the generator matrix is linear over GF(2), so the 32-step
+/// bit loop becomes four lookups (4 KiB, stays in L1).
+#[cfg(test)]
+static SOBOL_DIM1: [[u32; 256]; 4] = {
+    let v = dim1_directions();
     let mut t = [[0u32; 256]; 4];
     let mut byte = 0;
     while byte < 4 {
@@ -56,13 +62,7 @@ static SOBOL_DIM1: [[u32; 256]; 4] = {
 /// `reverse(sobol_dim1(reverse(x)))`, also linear, so the scrambles can work on bit-reversed
 /// values without reversing back and forth.
 static SOBOL_DIM1_REV: [[u32; 256]; 4] = {
-    let mut v = [0u32; 32];
-    v[0] = 1 << 31;
-    let mut i = 1;
-    while i < 32 {
-        v[i] = v[i - 1] ^ (v[i - 1] >> 1);
-        i += 1;
-    }
+    let v = dim1_directions();
     let mut t = [[0u32; 256]; 4];
     let mut byte = 0;
     while byte < 4 {
