@@ -82,8 +82,7 @@ async fn create_job(
             ApiError::Invalid(FieldError::new("body", e.body_text()))
         }
     })?;
-    let value: Value = serde_json::from_slice(&body).map_err(|e| {
-        let path = crate::error::json_error_path(&body, &e);
+    let value: Value = crate::error::parse_json(&body).map_err(|(path, e)| {
         FieldError::new(if path.is_empty() { "body".into() } else { path }, format!("not valid JSON: {e}"))
     })?;
     if !value.is_object() {

@@ -86,70 +86,30 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The field a JSON parse error is in (`scene.shapes[1].radius`), found by scanning `text` up
-/// to the error's line and column; empty at the top level. serde_json reports only a position,
-/// and a value such as `1e999` (JSON's nearest thing to infinity) should still name its field.
-pub(crate) fn json_error_path(text: &[u8], e: &serde_json::Error) -> String {
-    enum Frame {
-        Obj(Option<String>),
-        Arr(usize),
-    }
-    let mut offset = 0;
-    for _ in 1..e.line() {
-        match text[offset..].iter().position(|&b| b == b'\n') {
-            Some(p) => offset += p + 1,
-            None => break,
-        }
-    }
-    let end = (offset + e.column().saturating_sub(1)).min(text.len());
-    let (mut stack, mut key_next, mut i) = (Vec::new(), false, 0);
-    while i < end {
-        match text[i] {
-            b'{' => {
-                stack.push(Frame::Obj(None));
-                key_next = true;
-            }
-            b'[' => stack.push(Frame::Arr(0)),
-            b'}' | b']' => {
-                stack.pop();
-            }
-            b',' => match stack.last_mut() {
-                Some(Frame::Arr(n)) => *n += 1,
-                Some(Frame::Obj(k)) => {
-                    *k = None;
-                    key_next = true;
-                }
-                None => {}
-            },
-            b'"' => {
-                let start = i + 1;
-                i += 1;
-                while i < end && text[i] != b'"' {
-                    i += if text[i] == b'\\' { 2 } else { 1 };
-                }
-                if key_next {
-                    if let Some(Frame::Obj(k)) = stack.last_mut() {
-                        *k = Some(String::from_utf8_lossy(&text[start..i.min(end)]).into_owned());
+/// Parses JSON, naming on failure the field the error is in (`scene.shapes[1].radius`;
+/// empty at the top level), so a value such as `1e999` (JSON's nearest thing to infinity)
+/// names its field and not just a line and column.
+pub(crate) fn parse_json(text: &[u8]) -> Result<serde_json::Value, (String, serde_json::Error)> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        use serde_path_to_error::Segment;
+        let mut path = String::new();
+        // Stop at an unknown segment (an error before the next key was read): the known
+        // prefix is the field to blame.
+        for seg in e.path().iter() {
+            match seg {
+                Segment::Seq { index } => path.push_str(&format!("[{index}]")),
+                Segment::Map { key } | Segment::Enum { variant: key } => {
+                    if !path.is_empty() {
+                        path.push('.');
                     }
-                    key_next = false;
+                    path.push_str(key);
                 }
+                Segment::Unknown => break,
             }
-            _ => {}
         }
-        i += 1;
-    }
-    let mut path = String::new();
-    for f in &stack {
-        match f {
-            Frame::Obj(Some(k)) => {
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(k);
-            }
-            Frame::Obj(None) => break,
-            Frame::Arr(n) => path.push_str(&format!("[{n}]")),
-        }
-    }
-    path
+        (path, e.into_inner())
+    })?;
+    de.end().map_err(|e| (String::new(), e))?;
+    Ok(value)
 }

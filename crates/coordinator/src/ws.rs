@@ -91,10 +91,9 @@ pub(crate) async fn serve(mut socket: WebSocket, state: AppState) {
 
 /// Handles one client frame; returns the direct replies.
 async fn handle(state: &AppState, subs: &mut Subs, text: &str) -> Vec<ServerMsg> {
-    let value: serde_json::Value = match serde_json::from_str(text) {
+    let value: serde_json::Value = match crate::error::parse_json(text.as_bytes()) {
         Ok(v) => v,
-        Err(e) => {
-            let path = crate::error::json_error_path(text.as_bytes(), &e);
+        Err((path, e)) => {
             let field = if path.is_empty() { "frame".to_string() } else { path };
             return vec![error(format!("{field}: not valid JSON ({e})"), None)];
         }
