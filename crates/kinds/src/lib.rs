@@ -169,10 +169,16 @@ impl Registry {
 /// Reads a kind's own fields from a document's body, naming the field on error.
 pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(doc: &JobDoc) -> Result<T, FieldError> {
     let value = serde_json::Value::Object(doc.body.clone());
-    serde_json::from_value(value).map_err(|e| {
-        let msg = e.to_string();
-        // serde names unknown/missing fields in its message; keep it, it is what users need.
-        let field = msg.split('`').nth(1).map(str::to_string).unwrap_or_else(|| doc.kind.clone());
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = e.into_inner().to_string();
+        // Unknown and missing fields are reported at the top level; serde names them in its
+        // message, which is what users need.
+        let field = if path != "." {
+            path
+        } else {
+            msg.split('`').nth(1).map(str::to_string).unwrap_or_else(|| doc.kind.clone())
+        };
         FieldError::new(field, msg)
     })
 }

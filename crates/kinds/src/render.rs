@@ -296,4 +296,18 @@ mod tests {
             assert!(hits.iter().all(|&c| c == 1), "{w}x{h} by {tw}x{th}");
         }
     }
+
+    #[test]
+    fn a_wrongly_typed_field_is_named() {
+        let doc: JobDoc = serde_json::from_value(serde_json::json!({
+            "kind": "render", "scene": {}, "tiles": "four"
+        }))
+        .unwrap();
+        let err = crate::parse_body::<RenderBody>(&doc).err().expect("refused");
+        assert_eq!(err.field, "tiles", "{err}");
+        let doc: JobDoc =
+            serde_json::from_value(serde_json::json!({ "kind": "render", "scene": {}, "tilez": 4 })).unwrap();
+        let err = crate::parse_body::<RenderBody>(&doc).err().expect("refused");
+        assert_eq!(err.field, "tilez", "{err}");
+    }
 }
