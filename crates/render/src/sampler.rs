@@ -32,12 +32,9 @@ const fn dim1_directions() -> [u32; 32] {
     v
 }
 
-/// Sobol dimension 1 (primitive polynomial x + 1, direction numbers v_i = v_{i-1} ^ (v_{i-1} >> 1))
-/// as four byte-indexed tables: the generator matrix is linear over GF(2), so the 32-step
-/// bit loop becomes four lookups (4 KiB, stays in L1).
-#[cfg(test)]
-static SOBOL_DIM1: [[u32; 256]; 4] = {
-    let v = dim1_directions();
+/// A GF(2)-linear map given by the image of each input bit, as four byte-indexed tables: the
+/// 32-step bit loop becomes four lookups (4 KiB, stays in L1).
+const fn byte_tables(bit_images: [u32; 32]) -> [[u32; 256]; 4] {
     let mut t = [[0u32; 256]; 4];
     let mut byte = 0;
     while byte < 4 {
@@ -47,7 +44,7 @@ static SOBOL_DIM1: [[u32; 256]; 4] = {
             let mut k = 0;
             while k < 8 {
                 if b & (1 << k) != 0 {
-                    acc ^= v[byte * 8 + k];
+                    acc ^= bit_images[byte * 8 + k];
                 }
                 k += 1;
             }
@@ -57,32 +54,23 @@ static SOBOL_DIM1: [[u32; 256]; 4] = {
         byte += 1;
     }
     t
-};
+}
+
+/// Sobol dimension 1 (primitive polynomial x + 1): its generator matrix as byte tables.
+#[cfg(test)]
+static SOBOL_DIM1: [[u32; 256]; 4] = byte_tables(dim1_directions());
 
 /// `reverse(sobol_dim1(reverse(x)))`, also linear, so the scrambles can work on bit-reversed
-/// values without reversing back and forth.
+/// values without reversing back and forth: bit i of x is bit 31 - i of reverse(x).
 static SOBOL_DIM1_REV: [[u32; 256]; 4] = {
     let v = dim1_directions();
-    let mut t = [[0u32; 256]; 4];
-    let mut byte = 0;
-    while byte < 4 {
-        let mut b = 0;
-        while b < 256 {
-            let mut acc = 0u32;
-            let mut k = 0;
-            while k < 8 {
-                // Bit (byte*8 + k) of x is bit 31 - (byte*8 + k) of reverse(x).
-                if b & (1 << k) != 0 {
-                    acc ^= v[31 - (byte * 8 + k)].reverse_bits();
-                }
-                k += 1;
-            }
-            t[byte][b] = acc;
-            b += 1;
-        }
-        byte += 1;
+    let mut images = [0u32; 32];
+    let mut i = 0;
+    while i < 32 {
+        images[i] = v[31 - i].reverse_bits();
+        i += 1;
     }
-    t
+    byte_tables(images)
 };
 
 #[inline(always)]
