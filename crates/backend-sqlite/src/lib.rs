@@ -413,6 +413,11 @@ impl Backend for SqliteBackend {
         .await
     }
 
+    async fn get_task(&self, key: &TaskKey) -> Result<Option<TaskRecord>> {
+        let key = key.clone();
+        self.with_conn(move |_, conn, _| load_task(conn, &key)).await
+    }
+
     async fn cancel_job(&self, id: &JobId, now: Millis) -> Result<bool> {
         let id = id.clone();
         self.with_conn(move |_, conn, events| {

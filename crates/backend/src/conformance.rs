@@ -217,6 +217,12 @@ pub async fn create_get_list_job<B: Backend>(b: Arc<B>) {
         assert_eq!((t.status, t.attempt, t.failures), (TaskStatus::Queued, 0, 0));
         assert_eq!((t.worker.clone(), t.lease_expires_ms, t.error.clone()), (None, None, None));
         assert_eq!(t.payload, serde_json::json!({ "tile": i }));
+        assert_eq!(b.get_task(&t.key).await.unwrap().as_ref(), Some(t));
+    }
+    let missing =
+        [TaskKey { job_id: first_id.clone(), index: 3 }, TaskKey { job_id: JobId::new(), index: 0 }];
+    for key in missing {
+        assert_eq!(b.get_task(&key).await.unwrap(), None, "{key}");
     }
     let input = b.get_blob(&blob_key::job_input(&first_id, "scene.json")).await.unwrap();
     assert_eq!(input.as_deref(), Some(&b"{\"scene\":1}"[..]));

@@ -117,6 +117,9 @@ pub trait Backend: Send + Sync + 'static {
     /// A job's tasks by index (empty for an unknown job).
     async fn list_tasks(&self, id: &JobId) -> Result<Vec<TaskRecord>>;
 
+    /// One task, or None when the job or index does not exist.
+    async fn get_task(&self, key: &TaskKey) -> Result<Option<TaskRecord>>;
+
     /// Cancels a queued or running job: queued tasks will never be leased, live leases stop
     /// renewing and their results are dropped. Returns false if the job was already final.
     /// Publishes a `Job` event. An unknown job is [`BackendError::NotFound`].

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tessera_types::job::blob_key;
-use tessera_types::{FieldError, JobId, JobRecord, JobStatus};
+use tessera_types::{FieldError, JobId, JobRecord, JobStatus, TaskKey};
 
 /// Builds the whole router.
 pub(crate) fn router(state: AppState) -> Router {
@@ -172,9 +172,10 @@ async fn job_tile(
     Path((id, index)): Path<(String, u32)>,
 ) -> Result<Response, ApiError> {
     let job = state.job(&id).await?;
-    let tasks = state.backend().list_tasks(&job.id).await?;
-    let task = tasks
-        .get(index as usize)
+    let task = state
+        .backend()
+        .get_task(&TaskKey { job_id: job.id.clone(), index })
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("job {id} has no task {index}")))?;
     let data = state
         .backend()

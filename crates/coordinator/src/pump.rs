@@ -81,8 +81,8 @@ async fn on_task_done(
     let kind = state.inner.registry.get(&job.kind)?.clone();
     let payload = if job.status.is_final() {
         // The sweep finished the job before this event arrived; clients still get the tile.
-        let tasks = state.backend().list_tasks(job_id).await?;
-        tasks.into_iter().nth(index as usize).map(|t| t.payload).unwrap_or_default()
+        let key = tessera_types::TaskKey { job_id: job_id.clone(), index };
+        state.backend().get_task(&key).await?.map(|t| t.payload).unwrap_or_default()
     } else {
         let live = state.live_job(&job).await?;
         let data = state.backend().get_blob(&blob_key::task_result(job_id, index)).await?;
