@@ -93,13 +93,14 @@ fn main() {
         let reference = reference.exists().then_some(reference);
         let r = run_bench(&scene, reference.as_deref(), threads, spp, repeats).expect("bench");
         println!(
-            "{}: {}x{} spp {} depth {} threads {}: prepare {:.3} s; render s {:?} median {:.3} s -> {:.2} Msamples/s; mean {:.4} ref mean {:?} rmse {:?} rmse8x8 {:?}",
+            "{}: {}x{} spp {} depth {} threads {} isa {}: prepare {:.3} s; render s {:?} median {:.3} s -> {:.2} Msamples/s; mean {:.4} ref mean {:?} rmse {:?} rmse8x8 {:?}",
             scene.display(),
             r.width,
             r.height,
             r.spp,
             r.max_depth,
             r.threads,
+            r.isa,
             r.prepare_seconds,
             r.seconds.iter().map(|s| (s * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
             r.median_seconds,

@@ -19,6 +19,8 @@ pub struct BenchReport {
     pub max_depth: u32,
     /// Rayon threads used.
     pub threads: usize,
+    /// Instruction-set level of the pixel loop ([`crate::Isa::name`]).
+    pub isa: &'static str,
     /// Seconds to build the scene (parse excluded): validation, flattening, BVH.
     pub prepare_seconds: f64,
     /// Render seconds of each repeat, in run order.
@@ -89,6 +91,7 @@ pub fn run_bench(
         spp: prepared.spp(),
         max_depth: prepared.max_depth(),
         threads,
+        isa: prepared.isa().name(),
         prepare_seconds,
         samples_per_second: samples / median_seconds,
         median_seconds,

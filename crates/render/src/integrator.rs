@@ -13,7 +13,8 @@ const RR_DEPTH: u32 = 5;
 
 /// The pixel's radiance estimate: the mean of its samples, summed in sample order. Samples that
 /// come out non-finite are dropped (and excluded from the mean) so one cannot poison a tile.
-#[inline]
+// Always inlined: `isa` compiles the whole pixel loop once per instruction-set level.
+#[inline(always)]
 pub(crate) fn pixel(scene: &PreparedScene, x: u32, y: u32) -> [f32; 3] {
     let mut sum = [0.0f64; 3];
     let mut n = 0u32;
@@ -65,7 +66,8 @@ fn power_heuristic(a: f32, b: f32) -> f32 {
 /// reached both ways; point, spot and delta-sun lights only by light sampling (weight 1).
 /// The environment is reached by BSDF sampling alone (weight 1): format v1's environments are
 /// constant or a smooth gradient, for which BSDF sampling is already the better strategy.
-#[inline]
+// Always inlined into `pixel`, so it is compiled once per instruction-set level with it.
+#[inline(always)]
 pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sampler, stack: &mut Stack) -> V3 {
     let mut l = V3::ZERO;
     let mut beta = V3::ONE;
@@ -104,15 +106,17 @@ pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sample
         if depth >= scene.max_depth {
             break;
         }
-        // Fixed dimension use per bounce keeps sample streams aligned across paths.
-        let u_lobe = sampler.next_1d();
-        let (u, v) = sampler.next_2d();
-        let u_rr = sampler.next_1d();
-        let u_light = sampler.next_1d();
-        let (lu, lv) = sampler.next_2d();
+        // Every vertex reserves the same five requests (lobe, direction, roulette, light choice,
+        // light position), so streams stay aligned across paths, and reads only those it
+        // needs: an unread request costs nothing.
+        let r = sampler.skip(5);
         if !material.is_delta() && !scene.lights.is_empty() {
+            let u_light = sampler.at_1d(r + 3);
+            let (lu, lv) = sampler.at_2d(r + 4);
             l += beta.cmul(direct(scene, material, &ray, surf.p, surf.n, u_light, lu, lv, stack));
         }
+        let u_lobe = if material.has_lobe_choice() { sampler.at_1d(r) } else { 0.0 };
+        let (u, v) = if material.has_direction_choice() { sampler.at_2d(r + 1) } else { (0.0, 0.0) };
         let Some(sc) = material.sample(ray.d, surf.n, u_lobe, u, v) else {
             break;
         };
@@ -128,7 +132,7 @@ pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sample
             // glass are not killed for a loss they will regain on the way out. Dividing by the
             // survival probability keeps the estimate unbiased.
             let q = (beta.max_elem() * eta_scale * eta_scale).min(0.95);
-            if u_rr >= q {
+            if sampler.at_1d(r + 2) >= q {
                 break;
             }
             beta = beta / q;

@@ -14,6 +14,7 @@ pub mod film;
 mod geometry;
 mod import;
 mod integrator;
+mod isa;
 mod lights;
 mod material;
 pub mod math;
@@ -31,6 +32,7 @@ use tessera_types::FieldError;
 pub use bench::{run_bench, BenchReport};
 pub use film::{read_exr_rgb, write_exr_rgb, Image};
 pub use import::LoadOptions;
+pub use isa::Isa;
 pub use material::{Bsdf, BsdfSample};
 pub use sampler::Sampler;
 
@@ -101,6 +103,7 @@ pub struct PreparedScene {
     pub(crate) prims: Vec<Prim>,
     pub(crate) bvh: Bvh,
     pub(crate) lights: lights::Lights,
+    pub(crate) isa: Isa,
 }
 
 impl PreparedScene {
@@ -138,6 +141,7 @@ impl PreparedScene {
             prims,
             bvh,
             lights,
+            isa: Isa::detect(),
         })
     }
 
@@ -167,6 +171,18 @@ impl PreparedScene {
         self
     }
 
+    /// The same scene rendered with the pixel loop compiled for `isa` (every level gives the
+    /// same pixels; tests and benchmarks compare them). The default is [`Isa::detect`].
+    pub fn with_isa(mut self, isa: Isa) -> Self {
+        self.isa = isa;
+        self
+    }
+
+    /// The instruction-set level the pixel loop runs with.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
     /// The same scene rendered with a different maximum depth (at least 1).
     pub fn with_max_depth(mut self, max_depth: u32) -> Self {
         self.max_depth = max_depth.max(1);
@@ -176,10 +192,7 @@ impl PreparedScene {
 
 /// Renders one row segment of `w` pixels starting at (`x`, `y`) into `out` (w*3 floats).
 fn render_row(scene: &PreparedScene, x: u32, y: u32, out: &mut [f32]) {
-    for (i, px) in out.chunks_exact_mut(3).enumerate() {
-        let c = integrator::pixel(scene, x + i as u32, y);
-        px.copy_from_slice(&c);
-    }
+    isa::render_pixels(scene, out, |i| (x + i as u32, y));
 }
 
 /// Linear RGB radiance, w*h*3 f32, row-major, row 0 = top of the rectangle. Uses rayon's current
@@ -195,11 +208,10 @@ pub fn render_rect(scene: &PreparedScene, x: u32, y: u32, w: u32, h: u32) -> Vec
     // still spreads over every thread; a block may run over into the next row.
     const BLOCK: usize = 32;
     out.par_chunks_mut(BLOCK * 3).enumerate().for_each(|(b, buf)| {
-        for (k, px) in buf.chunks_exact_mut(3).enumerate() {
+        isa::render_pixels(scene, buf, |k| {
             let i = b * BLOCK + k;
-            let (px_x, px_y) = (x + (i % w as usize) as u32, y + (i / w as usize) as u32);
-            px.copy_from_slice(&integrator::pixel(scene, px_x, px_y));
-        }
+            (x + (i % w as usize) as u32, y + (i / w as usize) as u32)
+        });
     });
     out
 }

@@ -94,6 +94,22 @@ impl Material {
         }
     }
 
+    /// Whether [`Material::sample`] reads `u_lobe` (it picks between lobes).
+    #[inline]
+    pub(crate) fn has_lobe_choice(&self) -> bool {
+        matches!(self, Material::Dielectric { .. } | Material::Glossy { .. })
+    }
+
+    /// Whether [`Material::sample`] reads (`u`, `v`) (some lobe is not a delta).
+    #[inline]
+    pub(crate) fn has_direction_choice(&self) -> bool {
+        match self {
+            Material::Conductor { dist, .. } | Material::Dielectric { dist, .. } => dist.is_some(),
+            Material::Diffuse { .. } | Material::Glossy { .. } => true,
+            Material::Emitter { .. } => false,
+        }
+    }
+
     /// The shading frame for a ray travelling along `d` hitting a surface of normal `n`.
     #[inline(always)]
     fn frame(&self, d: V3, n: V3) -> Frame {
@@ -616,5 +632,55 @@ mod tests {
         // Reciprocity of the two sides: 1 - Fdr_int = (1 - Fdr_ext) / eta².
         let (ext, int) = (diffuse_fresnel(1.5), diffuse_fresnel(1.0 / 1.5));
         assert!(((1.0 - int) - (1.0 - ext) / 2.25).abs() < 1e-3, "{ext} {int}");
+    }
+
+    /// The integrator leaves `u_lobe` or (`u`, `v`) unread when a material says it does not
+    /// use them, so such a material's samples must not depend on them; and one that says it
+    /// does must depend on them somewhere (else its flag costs draws for nothing).
+    #[test]
+    fn choice_flags_match_what_sampling_reads() {
+        let descs = [
+            r#"{"type": "diffuse", "albedo": [0.5, 0.5, 0.5]}"#,
+            r#"{"type": "diffuse", "albedo": [0.5, 0.5, 0.5], "roughness": 0.5}"#,
+            r#"{"type": "conductor", "albedo": [0.9, 0.8, 0.7], "roughness": 0}"#,
+            r#"{"type": "conductor", "albedo": [0.9, 0.8, 0.7], "roughness": 0.3}"#,
+            r#"{"type": "conductor", "albedo": [0.9, 0.8, 0.7], "roughness": 0.3, "distribution": "beckmann"}"#,
+            r#"{"type": "dielectric", "ior": 1.5, "roughness": 0}"#,
+            r#"{"type": "dielectric", "ior": 1.5, "roughness": 0.2}"#,
+            r#"{"type": "glossy", "albedo": [0.5, 0.5, 0.5], "ior": 1.5, "roughness": 0}"#,
+            r#"{"type": "glossy", "albedo": [0.5, 0.5, 0.5], "ior": 1.5, "roughness": 0.2}"#,
+            r#"{"type": "emitter", "radiance": [1, 1, 1]}"#,
+        ];
+        let same = |a: Option<Scatter>, b: Option<Scatter>| match (a, b) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.wi == b.wi && a.weight == b.weight && a.pdf == b.pdf && a.eta == b.eta,
+            _ => false,
+        };
+        for desc in descs {
+            let m = Material::new(&serde_json::from_str(desc).expect("material parses"));
+            let (mut lobe_matters, mut dir_matters) = (false, false);
+            for k in 0..400u32 {
+                let f = |i: u32| ((k.wrapping_mul(2_654_435_761) >> i) & 0xffff) as f32 / 65536.0;
+                let theta = f(1) * 1.5;
+                // Both sides, so glass is seen from inside too.
+                let wo = V3::new(theta.sin(), 0.0, if k % 2 == 0 { theta.cos() } else { -theta.cos() });
+                let (ul, u, v) = (f(3), f(7), f(11));
+                let base = m.sample_local(wo, ul, u, v);
+                let other_lobe = m.sample_local(wo, 1.0 - ul, u, v);
+                let other_dir = m.sample_local(wo, ul, 1.0 - u, (v + 0.37) % 1.0);
+                if m.has_lobe_choice() {
+                    lobe_matters |= !same(base, other_lobe);
+                } else {
+                    assert!(same(base, other_lobe), "{desc}: u_lobe read at {wo:?}");
+                }
+                if m.has_direction_choice() {
+                    dir_matters |= !same(base, other_dir);
+                } else {
+                    assert!(same(base, other_dir), "{desc}: (u, v) read at {wo:?}");
+                }
+            }
+            assert_eq!(lobe_matters, m.has_lobe_choice(), "{desc}: lobe flag");
+            assert_eq!(dir_matters, m.has_direction_choice(), "{desc}: direction flag");
+        }
     }
 }

@@ -5,8 +5,9 @@
 //! visible) come from an Owen-scrambled, index-shuffled Sobol sequence (Burley 2020, "Practical
 //! Hash-based Owen Scrambling"): each 1D or 2D request takes dimensions 0 (and 1) of its own
 //! independently scrambled Sobol pattern, so every pair is a well-stratified (0,2)-sequence over
-//! the pixel's samples. Later dimensions, which matter little, come from a PCG32 stream, which is
-//! cheaper. Both are pure functions of the key, so determinism holds.
+//! the pixel's samples. Later requests, which matter little, are a hash of (pixel, sample,
+//! request number), which is cheaper. Both are pure functions of the key, so determinism holds,
+//! and both are random-access, so requests a path does not need cost nothing.
 
 /// Mixes a 64-bit value (SplitMix64 finaliser); good avalanche, cheap.
 #[inline(always)]
@@ -110,24 +111,29 @@ fn to_unit(x: u32) -> f32 {
     (x >> 8) as f32 * (1.0 / 16_777_216.0)
 }
 
-/// The sample stream for one (seed, pixel, sample); draws dimensions in a fixed order.
+/// The sample stream for one (seed, pixel, sample): a sequence of 1D and 2D requests.
+///
+/// Requests are numbered, and each is a pure function of (seed, pixel, sample, request number),
+/// so a path can skip the requests a vertex does not need ([`Sampler::skip`], then
+/// [`Sampler::at_1d`] / [`Sampler::at_2d`]) for free while every later request keeps its
+/// number: streams stay aligned across paths whatever each one used.
 ///
 /// One `Sampler` serves all of a pixel's samples (`for_pixel`, then `start` per sample): the
 /// hashes that do not depend on the sample index (the pixel hash and each Sobol request's hash)
 /// are computed once per pixel, each when first requested, and reused by the later samples.
-/// Keying is unchanged: after `start(s)` the stream is exactly `Sampler::new(seed, x, y, s)`'s.
 #[derive(Debug, Clone)]
 pub struct Sampler {
     pixel: u64,
-    /// Hashes of the first `known` Sobol requests: index-shuffle seed in the low half,
-    /// scramble seed in the high half.
+    /// Hashes of the Sobol requests whose bit is set in `known`: index-shuffle seed in the low
+    /// half, scramble seed in the high half.
     requests: [u64; SOBOL_REQUESTS as usize],
     known: u32,
     /// The sample index, bit-reversed (the scrambles work in the bit-reversed domain).
     index_rev: u32,
+    /// Hash of (pixel, sample) that keys the requests past the Sobol ones.
+    sample: u64,
+    /// Number of the next sequential request.
     request: u32,
-    state: u64,
-    inc: u64,
 }
 
 impl Sampler {
@@ -150,81 +156,93 @@ impl Sampler {
             requests: [0; SOBOL_REQUESTS as usize],
             known: 0,
             index_rev: 0,
+            sample: 0,
             request: 0,
-            state: 0,
-            inc: 0,
         }
     }
 
     /// Restarts the stream at sample `s` of the same pixel.
     #[inline(always)]
     pub fn start(&mut self, s: u32) {
-        let h = mix64(self.pixel ^ u64::from(s));
+        self.sample = mix64(self.pixel ^ u64::from(s));
         self.index_rev = s.reverse_bits();
         self.request = 0;
-        self.state = 0;
-        self.inc = (mix64(h ^ 0xda94_2042_e4dd_58b5) << 1) | 1;
-        self.next_u32();
-        self.state = self.state.wrapping_add(h);
-        self.next_u32();
     }
 
-    /// Next 32 bits of the PCG32 stream.
+    /// Reserves the next `n` requests and returns the number of the first; read them with
+    /// [`Sampler::at_1d`] / [`Sampler::at_2d`], or leave them unread at no cost.
     #[inline(always)]
-    fn next_u32(&mut self) -> u32 {
-        let old = self.state;
-        self.state = old.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(self.inc);
-        let xorshifted = (((old >> 18) ^ old) >> 27) as u32;
-        let rot = (old >> 59) as u32;
-        xorshifted.rotate_right(rot)
+    pub fn skip(&mut self, n: u32) -> u32 {
+        let first = self.request;
+        self.request += n;
+        first
     }
 
-    /// Scramble seed and bit-reversed shuffled index of the next Sobol request, or None past the
-    /// Sobol dimensions.
+    /// Scramble seed and bit-reversed shuffled index of Sobol request `r` (< SOBOL_REQUESTS).
     #[inline(always)]
-    fn sobol_request(&mut self) -> Option<(u32, u32)> {
-        if self.request >= SOBOL_REQUESTS {
-            return None;
+    fn sobol_request(&mut self, r: u32) -> (u32, u32) {
+        let bit = 1u32 << r;
+        // The first sample of the pixel to reach request r computes its hash.
+        if self.known & bit == 0 {
+            self.requests[r as usize] =
+                mix64(self.pixel ^ u64::from(r + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            self.known |= bit;
         }
-        let r = self.request as usize;
-        // Requests come in order, so the first sample to reach request r computes its hash.
-        if self.request >= self.known {
-            self.requests[r] = mix64(self.pixel ^ (r as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-            self.known += 1;
-        }
-        let h = self.requests[r];
-        self.request += 1;
+        let h = self.requests[r as usize];
         // Shuffling the index by its own Owen scramble decorrelates the patterns' orders.
         // Kept bit-reversed: owen_scramble(i) = reverse(lk(reverse(i))).
         let idx_rev = lk_permute(self.index_rev, h as u32);
-        Some((idx_rev, (h >> 32) as u32))
+        (idx_rev, (h >> 32) as u32)
     }
 
-    /// Uniform in [0, 1).
+    /// 64 hashed bits for a request past the Sobol ones.
     #[inline(always)]
-    pub fn next_1d(&mut self) -> f32 {
-        match self.sobol_request() {
+    fn hashed(&self, r: u32) -> u64 {
+        mix64(self.sample ^ u64::from(r).wrapping_mul(0xd1b5_4a32_d192_ed03))
+    }
+
+    /// Request `r` as one uniform in [0, 1).
+    #[inline(always)]
+    pub fn at_1d(&mut self, r: u32) -> f32 {
+        if r < SOBOL_REQUESTS {
+            let (idx_rev, seed) = self.sobol_request(r);
             // Dimension 0 is the radical inverse, reverse(idx) = idx_rev; its Owen scramble is
             // reverse(lk(reverse(idx_rev))).
-            Some((idx_rev, seed)) => to_unit(lk_permute(idx_rev.reverse_bits(), seed).reverse_bits()),
-            None => to_unit(self.next_u32()),
+            to_unit(lk_permute(idx_rev.reverse_bits(), seed).reverse_bits())
+        } else {
+            to_unit(self.hashed(r) as u32)
         }
     }
 
-    /// Two uniforms in [0, 1), stratified jointly over a pixel's samples.
+    /// Request `r` as two uniforms in [0, 1), stratified jointly over a pixel's samples.
+    #[inline(always)]
+    pub fn at_2d(&mut self, r: u32) -> (f32, f32) {
+        if r < SOBOL_REQUESTS {
+            let (idx_rev, seed) = self.sobol_request(r);
+            let d0 = lk_permute(idx_rev.reverse_bits(), seed);
+            let d1 = lk_permute(table4(&SOBOL_DIM1_REV, idx_rev), seed ^ 0x6a09_e667);
+            // Both final reversals in one: reversing (d0, d1) as a u64 yields
+            // (reverse(d1), reverse(d0)).
+            let both = ((u64::from(d0) << 32) | u64::from(d1)).reverse_bits();
+            (to_unit(both as u32), to_unit((both >> 32) as u32))
+        } else {
+            let h = self.hashed(r);
+            (to_unit(h as u32), to_unit((h >> 32) as u32))
+        }
+    }
+
+    /// The next request as one uniform in [0, 1).
+    #[inline(always)]
+    pub fn next_1d(&mut self) -> f32 {
+        let r = self.skip(1);
+        self.at_1d(r)
+    }
+
+    /// The next request as two uniforms in [0, 1), stratified jointly over a pixel's samples.
     #[inline(always)]
     pub fn next_2d(&mut self) -> (f32, f32) {
-        match self.sobol_request() {
-            Some((idx_rev, seed)) => {
-                let d0 = lk_permute(idx_rev.reverse_bits(), seed).reverse_bits();
-                let d1 = lk_permute(table4(&SOBOL_DIM1_REV, idx_rev), seed ^ 0x6a09_e667).reverse_bits();
-                (to_unit(d0), to_unit(d1))
-            }
-            None => {
-                let a = to_unit(self.next_u32());
-                (a, to_unit(self.next_u32()))
-            }
-        }
+        let r = self.skip(1);
+        self.at_2d(r)
     }
 }
 
@@ -259,7 +277,7 @@ mod tests {
             let mut fast = Sampler::new(3, 10, 20, s);
             let mut slow = fast.clone();
             let a = (fast.next_1d(), fast.next_2d());
-            let (idx_rev, seed) = slow.sobol_request().unwrap();
+            let (idx_rev, seed) = slow.sobol_request(0);
             let idx = idx_rev.reverse_bits();
             assert_eq!(
                 idx,
@@ -269,7 +287,7 @@ mod tests {
                 })
             );
             let u = to_unit(owen_scramble(idx.reverse_bits(), seed));
-            let (idx_rev, seed) = slow.sobol_request().unwrap();
+            let (idx_rev, seed) = slow.sobol_request(1);
             let idx = idx_rev.reverse_bits();
             let v = (
                 to_unit(owen_scramble(idx.reverse_bits(), seed)),
@@ -279,70 +297,39 @@ mod tests {
         }
     }
 
-    /// Reusing one sampler across a pixel's samples leaves every stream as it was: the sampler
-    /// before the per-pixel caching (request hashes recomputed per sample), kept here
-    /// verbatim, draws the same values.
+    /// Reusing one sampler across a pixel's samples, and the random-access form, leave every
+    /// Sobol request as it was: the sampler before per-pixel caching (request hashes
+    /// recomputed per sample, drawn strictly in order), kept here verbatim for its Sobol part,
+    /// draws the same values.
     #[test]
     fn reused_sampler_matches_the_per_sample_form() {
         struct Old {
             pixel: u64,
             index: u32,
             request: u32,
-            state: u64,
-            inc: u64,
         }
         impl Old {
             fn new(seed: u64, x: u32, y: u32, s: u32) -> Old {
                 let pixel =
                     mix64(mix64(seed ^ 0x9e37_79b9_7f4a_7c15) ^ ((u64::from(x) << 32) | u64::from(y)));
-                let h = mix64(pixel ^ u64::from(s));
-                let mut sp = Old {
-                    pixel,
-                    index: s,
-                    request: 0,
-                    state: 0,
-                    inc: (mix64(h ^ 0xda94_2042_e4dd_58b5) << 1) | 1,
-                };
-                sp.next_u32();
-                sp.state = sp.state.wrapping_add(h);
-                sp.next_u32();
-                sp
+                Old { pixel, index: s, request: 0 }
             }
-            fn next_u32(&mut self) -> u32 {
-                let old = self.state;
-                self.state = old.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(self.inc);
-                let xorshifted = (((old >> 18) ^ old) >> 27) as u32;
-                let rot = (old >> 59) as u32;
-                xorshifted.rotate_right(rot)
-            }
-            fn sobol_request(&mut self) -> Option<(u32, u32)> {
-                if self.request >= SOBOL_REQUESTS {
-                    return None;
-                }
+            fn sobol_request(&mut self) -> (u32, u32) {
+                assert!(self.request < SOBOL_REQUESTS);
                 let h = mix64(self.pixel ^ (u64::from(self.request) + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
                 self.request += 1;
                 let idx_rev = lk_permute(self.index.reverse_bits(), h as u32);
-                Some((idx_rev, (h >> 32) as u32))
+                (idx_rev, (h >> 32) as u32)
             }
             fn next_1d(&mut self) -> f32 {
-                match self.sobol_request() {
-                    Some((idx_rev, seed)) => to_unit(lk_permute(idx_rev.reverse_bits(), seed).reverse_bits()),
-                    None => to_unit(self.next_u32()),
-                }
+                let (idx_rev, seed) = self.sobol_request();
+                to_unit(lk_permute(idx_rev.reverse_bits(), seed).reverse_bits())
             }
             fn next_2d(&mut self) -> (f32, f32) {
-                match self.sobol_request() {
-                    Some((idx_rev, seed)) => {
-                        let d0 = lk_permute(idx_rev.reverse_bits(), seed).reverse_bits();
-                        let d1 =
-                            lk_permute(table4(&SOBOL_DIM1_REV, idx_rev), seed ^ 0x6a09_e667).reverse_bits();
-                        (to_unit(d0), to_unit(d1))
-                    }
-                    None => {
-                        let a = to_unit(self.next_u32());
-                        (a, to_unit(self.next_u32()))
-                    }
-                }
+                let (idx_rev, seed) = self.sobol_request();
+                let d0 = lk_permute(idx_rev.reverse_bits(), seed).reverse_bits();
+                let d1 = lk_permute(table4(&SOBOL_DIM1_REV, idx_rev), seed ^ 0x6a09_e667).reverse_bits();
+                (to_unit(d0), to_unit(d1))
             }
         }
         let mut key = 0x1234_5678_9abc_def0u64;
@@ -357,9 +344,8 @@ mod tests {
             for s in (0..70u32).chain([1000, 65_535, u32::MAX, 5]) {
                 new.start(s);
                 let (mut old, mut via_new) = (Old::new(seed, x, y, s), Sampler::new(seed, x, y, s));
-                // Mixed 1D/2D draws, some samples stopping early (as paths do), others running
-                // well past the Sobol requests into PCG32.
-                for d in 0..[3u32, 30, 8, 24, 1][(s % 5) as usize] {
+                // Mixed 1D/2D draws, some samples stopping early (as paths do).
+                for d in 0..[3u32, 11, 8, 10, 1][(s % 5) as usize] {
                     if (key >> (d % 64)) & 1 == 0 {
                         let (a, b, c) = (new.next_1d(), old.next_1d(), via_new.next_1d());
                         assert_eq!(
@@ -372,6 +358,45 @@ mod tests {
                         assert_eq!((a, c), (b, b), "{seed} {x} {y} {s} {d}");
                     }
                 }
+            }
+        }
+    }
+
+    /// A request's value depends only on its number: skipping requests (as a vertex that
+    /// needs no lobe choice or light sample does), reading them out of order or reusing the
+    /// sampler for another sample changes no value, Sobol or hashed.
+    #[test]
+    fn requests_are_random_access() {
+        let mut key = 0x0bad_cafe_u64;
+        let mut reused = Sampler::for_pixel(7, 3, 4);
+        for s in (0..40u32).chain([65_535, u32::MAX]) {
+            key = mix64(key);
+            let mut seq = Sampler::new(7, 3, 4, s);
+            let all: Vec<(f32, f32)> = (0..40).map(|_| seq.next_2d()).collect();
+            let ones: Vec<f32> = {
+                let mut sp = Sampler::new(7, 3, 4, s);
+                (0..40).map(|_| sp.next_1d()).collect()
+            };
+            reused.start(s);
+            let mut r = 0;
+            while r < 40 {
+                let n = 1 + (key >> (r % 60)) as u32 % 4;
+                let first = reused.skip(n);
+                assert_eq!(first, r);
+                // Read the reserved requests backwards, some as 1D, some not at all.
+                for q in (first..(first + n).min(40)).rev() {
+                    match (key >> (q % 61)) & 3 {
+                        0 => {}
+                        1 => assert_eq!(reused.at_1d(q).to_bits(), ones[q as usize].to_bits(), "{s} {q}"),
+                        _ => assert_eq!(reused.at_2d(q), all[q as usize], "{s} {q}"),
+                    }
+                }
+                r += n;
+            }
+            // A 1D request is the first coordinate of the same 2D request past the Sobol ones
+            // (one hash), and dimension 0 of the same pattern within them.
+            for q in 0..40 {
+                assert_eq!(ones[q].to_bits(), all[q].0.to_bits(), "{s} {q}");
             }
         }
     }

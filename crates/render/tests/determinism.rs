@@ -3,7 +3,7 @@
 mod common;
 use common::*;
 use proptest::prelude::*;
-use tessera_render::{render_image, render_rect, PreparedScene};
+use tessera_render::{render_image, render_rect, Isa, PreparedScene};
 
 /// A small scene with every material, shape and light kind and a camera transform, so every
 /// sampling branch (BSDF lobes, light selection, sun-disc MIS) is exercised.
@@ -85,6 +85,23 @@ fn tilings_and_thread_counts_give_identical_bits() {
                 "tiles {tw}x{th}, {threads} threads"
             );
         }
+    }
+}
+
+/// Every instruction-set level the CPU has (the pixel loop is compiled once per level and
+/// picked at run time) gives the baseline's bits, whole and tiled: wider instructions must not
+/// change a single rounding.
+#[test]
+fn every_instruction_set_level_gives_identical_bits() {
+    let levels = Isa::available();
+    eprintln!("levels on this CPU: {:?}", levels.iter().map(|l| l.name()).collect::<Vec<_>>());
+    let base = mixed(40, 30, 8).with_isa(Isa::BASELINE);
+    let reference = bits(&pool(2).install(|| render_image(&base, &|_, _| {})));
+    for isa in levels {
+        let p = mixed(40, 30, 8).with_isa(isa);
+        assert_eq!(p.isa(), isa);
+        assert_eq!(bits(&pool(2).install(|| render_image(&p, &|_, _| {}))), reference, "{}", isa.name());
+        assert_eq!(bits(&pool(1).install(|| tiled(&p, 7, 13))), reference, "{} tiled", isa.name());
     }
 }
 
