@@ -25,7 +25,7 @@ impl Camera {
         let aspect = width as f32 / height as f32;
         let (eye, target, up, half_h, ortho, chain) = match desc {
             CameraDesc::Perspective(p) => {
-                let half = (p.vfov_deg.to_radians() * 0.5).tan();
+                let half = libm::tanf(p.vfov_deg.to_radians() * 0.5);
                 (p.eye, p.target, p.up, half, false, &p.transform)
             }
             CameraDesc::Orthographic(o) => (o.eye, o.target, o.up, o.height * 0.5, true, &o.transform),

@@ -126,8 +126,8 @@ impl Lights {
                 }
                 LightDesc::Spot(s) => {
                     let intensity = V3::from(s.intensity);
-                    let cos_total = s.cone_deg.to_radians().cos();
-                    let cos_falloff = s.falloff_deg.unwrap_or(s.cone_deg).to_radians().cos();
+                    let cos_total = libm::cosf(s.cone_deg.to_radians());
+                    let cos_falloff = libm::cosf(s.falloff_deg.unwrap_or(s.cone_deg).to_radians());
                     let e = Entry::Spot {
                         pos: V3::from(s.position),
                         axis: V3::from(s.direction).normalize(),
@@ -141,8 +141,8 @@ impl Lights {
                 LightDesc::Sun(s) => {
                     let irradiance = V3::from(s.irradiance);
                     let theta = s.angular_radius_deg.to_radians();
-                    let sin2 = theta.sin() * theta.sin();
-                    let one_minus = if theta > 0.0 { sin2 / (1.0 + theta.cos()) } else { 0.0 };
+                    let sin2 = libm::sinf(theta) * libm::sinf(theta);
+                    let one_minus = if theta > 0.0 { sin2 / (1.0 + libm::cosf(theta)) } else { 0.0 };
                     // A disc of uniform radiance L gives irradiance L·π·sin²θ at normal incidence.
                     let radiance = if one_minus > 0.0 { irradiance / (PI * sin2) } else { irradiance };
                     let e = Entry::Sun { to_sun: -V3::from(s.direction).normalize(), radiance, one_minus };
@@ -260,7 +260,7 @@ impl Lights {
                 let um = u * one_minus;
                 let cos = 1.0 - um;
                 let sin = (um * (2.0 - um)).max(0.0).sqrt();
-                let (s, c) = (2.0 * PI * v).sin_cos();
+                let (s, c) = libm::sincosf(2.0 * PI * v);
                 let wi = Frame::new(to_sun).to_world(V3::new(sin * c, sin * s, cos));
                 return Some(LightSample {
                     wi,
@@ -291,7 +291,7 @@ impl Lights {
                 let um = u * one_minus;
                 let cos = 1.0 - um;
                 let sin = (um * (2.0 - um)).max(0.0).sqrt();
-                let (s, c) = (2.0 * PI * v).sin_cos();
+                let (s, c) = libm::sincosf(2.0 * PI * v);
                 let wi = Frame::new(d / dist2.sqrt()).to_world(V3::new(sin * c, sin * s, cos));
                 (wi, 1.0 / (2.0 * PI * one_minus), f32::INFINITY)
             }

@@ -579,7 +579,7 @@ fn cosine_hemisphere(u: f32, v: f32) -> V3 {
     } else {
         (b, std::f32::consts::FRAC_PI_2 - std::f32::consts::FRAC_PI_4 * (a / b))
     };
-    let (s, c) = phi.sin_cos();
+    let (s, c) = libm::sincosf(phi);
     let (x, y) = (r * c, r * s);
     V3::new(x, y, (1.0 - x * x - y * y).max(0.0).sqrt())
 }

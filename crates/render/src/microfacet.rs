@@ -33,7 +33,7 @@ impl Microfacet {
         let tan2 = (1.0 - c2).max(0.0) / c2;
         let a2 = self.alpha * self.alpha;
         if self.beckmann {
-            (-tan2 / a2).exp() / (PI * a2 * c2 * c2)
+            libm::expf(-tan2 / a2) / (PI * a2 * c2 * c2)
         } else {
             let k = a2 + tan2;
             a2 / (PI * c2 * c2 * k * k)
@@ -82,10 +82,10 @@ impl Microfacet {
     pub(crate) fn sample(&self, wo: V3, u: f32, v: f32) -> V3 {
         if self.beckmann {
             let a2 = self.alpha * self.alpha;
-            let tan2 = -a2 * (1.0 - u).max(1e-12).ln();
+            let tan2 = -a2 * libm::logf((1.0 - u).max(1e-12));
             let cos = 1.0 / (1.0 + tan2).sqrt();
             let sin = (1.0 - cos * cos).max(0.0).sqrt();
-            let (s, c) = (2.0 * PI * v).sin_cos();
+            let (s, c) = libm::sincosf(2.0 * PI * v);
             return V3::new(sin * c, sin * s, cos);
         }
         let wo = if wo.z < 0.0 { -wo } else { wo };
@@ -98,7 +98,7 @@ impl Microfacet {
         let t2 = vh.cross(t1);
         let r = u.sqrt();
         let phi = 2.0 * PI * v;
-        let (sp, cp) = phi.sin_cos();
+        let (sp, cp) = libm::sincosf(phi);
         let p1 = r * cp;
         let s = 0.5 * (1.0 + vh.z);
         let p2 = (1.0 - s) * (1.0 - p1 * p1).max(0.0).sqrt() + s * r * sp;

@@ -34,7 +34,7 @@ impl Affine {
                 let a = [f64::from(r.axis[0]), f64::from(r.axis[1]), f64::from(r.axis[2])];
                 let len = (a[0] * a[0] + a[1] * a[1] + a[2] * a[2]).sqrt();
                 let (x, y, z) = (a[0] / len, a[1] / len, a[2] / len);
-                let (s, c) = f64::from(r.angle_deg).to_radians().sin_cos();
+                let (s, c) = libm::sincos(f64::from(r.angle_deg).to_radians());
                 let k = 1.0 - c;
                 // Rodrigues' rotation matrix (right-hand rule).
                 Affine {
