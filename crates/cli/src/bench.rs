@@ -1,5 +1,6 @@
-//! `tessera bench`: renderer throughput against the benchmark scenes' references, and the
-//! time from submit to the first tile pushed over the WebSocket.
+//! `tessera bench`: renderer throughput against the benchmark scenes' references, the render
+//! time needed to reach a target RMSE, and the time from submit to the first tile pushed over
+//! the WebSocket.
 
 use crate::Farm;
 use anyhow::{Context, Result};
@@ -21,8 +22,9 @@ pub struct BenchArgs {
 enum What {
     /// Samples per second and RMSE against the references, per scene.
     Render {
-        /// Scene files; their `.reference.exr` siblings are compared when present.
-        #[arg(default_values = ["../shared/scenes/S1_spheres.json", "../shared/scenes/S2_materials.json"])]
+        /// Scene files; their `.reference.exr` siblings are compared when present. Default:
+        /// S1 and S2 from ../shared/scenes (when present), bench/scenes/M1_meshes.json and
+        /// bench/scenes/B1_barchart.json, relative to the working directory.
         scenes: Vec<PathBuf>,
         /// Threads.
         #[arg(long, default_value_t = 2)]
@@ -31,6 +33,28 @@ enum What {
         #[arg(long)]
         spp: Option<u32>,
         /// Repeats; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        repeats: u32,
+    },
+    /// The smallest spp whose image reaches a target RMSE against the reference (doubling, then
+    /// bisecting), and the render time at that spp.
+    TimeToRmse {
+        /// Scene file.
+        #[arg(default_value = "../shared/scenes/S1_spheres.json")]
+        scene: PathBuf,
+        /// Reference image [default: the scene's `.reference.exr` sibling].
+        #[arg(long)]
+        reference: Option<PathBuf>,
+        /// RMSE to reach; the default is what Mitsuba's best sampler reaches on S1 at 64 spp.
+        #[arg(long, default_value_t = 0.0047)]
+        target: f64,
+        /// Give up above this many samples per pixel.
+        #[arg(long, default_value_t = 4096)]
+        max_spp: u32,
+        /// Threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Timed renders at the spp found; the median is reported.
         #[arg(long, default_value_t = 3)]
         repeats: u32,
     },
@@ -55,6 +79,7 @@ enum What {
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.what {
         What::Render { scenes, threads, spp, repeats } => {
+            let scenes = if scenes.is_empty() { default_scenes()? } else { scenes };
             println!("scene\twidth\theight\tspp\tdepth\tthreads\tmedian_s\tMsamples_per_s\tmean\tref_mean\trmse\trmse_8x8");
             for scene in scenes {
                 let reference = scene.with_extension("").with_extension("reference.exr");
@@ -80,11 +105,65 @@ pub fn run(args: BenchArgs) -> Result<()> {
             }
             Ok(())
         }
+        What::TimeToRmse { scene, reference, target, max_spp, threads, repeats } => {
+            time_to_rmse(&scene, reference, target, max_spp, threads, repeats)
+        }
         What::FirstTile { scene, tile, repeats, threads } => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(first_tile(scene, tile, repeats, threads))
         }
     }
+}
+
+/// The benchmark scenes that exist under the working directory: S1 and S2 need ../shared.
+fn default_scenes() -> Result<Vec<PathBuf>> {
+    let candidates = [
+        "../shared/scenes/S1_spheres.json",
+        "../shared/scenes/S2_materials.json",
+        "bench/scenes/M1_meshes.json",
+        "bench/scenes/B1_barchart.json",
+    ];
+    let (found, missing): (Vec<PathBuf>, Vec<PathBuf>) =
+        candidates.iter().map(PathBuf::from).partition(|p| p.exists());
+    for p in &missing {
+        eprintln!("skipping {}: not found (run from the repository root)", p.display());
+    }
+    anyhow::ensure!(!found.is_empty(), "no benchmark scene found; give scene files as arguments");
+    Ok(found)
+}
+
+/// Prints every probe, then one `result` line; fails when `max_spp` does not reach the target.
+fn time_to_rmse(
+    scene: &std::path::Path,
+    reference: Option<PathBuf>,
+    target: f64,
+    max_spp: u32,
+    threads: usize,
+    repeats: u32,
+) -> Result<()> {
+    let reference = reference.unwrap_or_else(|| scene.with_extension("").with_extension("reference.exr"));
+    let r = tessera_render::bench::time_to_rmse(scene, &reference, threads, target, max_spp, repeats)
+        .with_context(|| format!("time to RMSE on {} against {}", scene.display(), reference.display()))?;
+    let name = scene.file_stem().unwrap_or_default().to_string_lossy();
+    println!(
+        "# time to RMSE {target} on {name} ({}x{}, depth {}, {} threads); probes in run order",
+        r.width, r.height, r.max_depth, r.threads
+    );
+    println!("probe\tspp\trmse\tseconds");
+    for p in &r.probes {
+        println!("probe\t{}\t{:.6}\t{:.6}", p.spp, p.rmse, p.seconds);
+    }
+    let (Some(spp), Some(rmse), Some(median)) = (r.spp, r.rmse, r.median_seconds) else {
+        anyhow::bail!("{name}: RMSE {target} not reached at {max_spp} spp");
+    };
+    let samples = f64::from(r.width) * f64::from(r.height) * f64::from(spp);
+    println!("result\tscene\ttarget\tspp\trmse\tmedian_s\tMsamples_per_s\trender_s");
+    println!(
+        "result\t{name}\t{target}\t{spp}\t{rmse:.6}\t{median:.6}\t{:.3}\t{}",
+        samples / median / 1e6,
+        r.seconds.iter().map(|s| format!("{s:.6}")).collect::<Vec<_>>().join(",")
+    );
+    Ok(())
 }
 
 async fn first_tile(scene: PathBuf, tile: u32, repeats: u32, threads: usize) -> Result<()> {

@@ -39,15 +39,22 @@ pub struct BenchReport {
     pub rmse_8x8: Option<f64>,
 }
 
-/// Renders `scene_path` `repeats` times on a pool of `threads` threads (spp overridable) and
-/// reports the median render time, samples/s, image mean and RMSE against `reference_exr`.
-pub fn run_bench(
+/// A scene prepared for benchmarking, its thread pool and its reference image.
+struct Loaded {
+    prepared: PreparedScene,
+    pool: rayon::ThreadPool,
+    prepare_seconds: f64,
+    reference: Option<crate::film::Image>,
+}
+
+/// Parses and prepares `scene_path` (mesh `path`s resolved beside it), builds a pool of
+/// `threads` threads and reads `reference_exr`, which must have the scene's size.
+fn load(
     scene_path: &Path,
     reference_exr: Option<&Path>,
     threads: usize,
     spp: Option<u32>,
-    repeats: u32,
-) -> Result<BenchReport, RenderError> {
+) -> Result<Loaded, RenderError> {
     let text = std::fs::read_to_string(scene_path)
         .map_err(|source| RenderError::Io { path: scene_path.display().to_string(), source })?;
     let scene = Scene::from_json_str(&text)?;
@@ -56,7 +63,8 @@ pub fn run_bench(
         .build()
         .map_err(|e| RenderError::Other(format!("thread pool: {e}")))?;
     let t0 = Instant::now();
-    let mut prepared = PreparedScene::new(&scene)?;
+    let base_dir = scene_path.parent().unwrap_or(Path::new("."));
+    let mut prepared = PreparedScene::with_base_dir(&scene, base_dir)?;
     if let Some(spp) = spp {
         prepared = prepared.with_spp(spp);
     }
@@ -73,6 +81,27 @@ pub fn run_bench(
             )));
         }
     }
+    Ok(Loaded { prepared, pool, prepare_seconds, reference })
+}
+
+/// Median of a non-empty list.
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+/// Renders `scene_path` `repeats` times on a pool of `threads` threads (spp overridable) and
+/// reports the median render time, samples/s, image mean and RMSE against `reference_exr`.
+pub fn run_bench(
+    scene_path: &Path,
+    reference_exr: Option<&Path>,
+    threads: usize,
+    spp: Option<u32>,
+    repeats: u32,
+) -> Result<BenchReport, RenderError> {
+    let Loaded { prepared, pool, prepare_seconds, reference } =
+        load(scene_path, reference_exr, threads, spp)?;
     let mut seconds = Vec::new();
     let mut image = Vec::new();
     for _ in 0..repeats.max(1) {
@@ -80,9 +109,7 @@ pub fn run_bench(
         image = pool.install(|| render_image(&prepared, &|_, _| {}));
         seconds.push(t.elapsed().as_secs_f64());
     }
-    let mut sorted = seconds.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median_seconds = sorted[sorted.len() / 2];
+    let median_seconds = median(&seconds);
     let samples = f64::from(prepared.width()) * f64::from(prepared.height()) * f64::from(prepared.spp());
     let (w, h) = (prepared.width(), prepared.height());
     Ok(BenchReport {
@@ -102,5 +129,123 @@ pub fn run_bench(
         rmse_8x8: reference
             .as_ref()
             .map(|r| rmse(&block_average(&image, w, h, 8), &block_average(&r.data, w, h, 8))),
+    })
+}
+
+/// One render of a time-to-RMSE search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RmseProbe {
+    /// Samples per pixel.
+    pub spp: u32,
+    /// Per-pixel RMSE against the reference.
+    pub rmse: f64,
+    /// Render seconds of this probe.
+    pub seconds: f64,
+}
+
+/// The outcome of [`time_to_rmse`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeToRmse {
+    /// Image width in pixels.
+    pub width: u32,
+    /// Image height in pixels.
+    pub height: u32,
+    /// Maximum path depth.
+    pub max_depth: u32,
+    /// Rayon threads used.
+    pub threads: usize,
+    /// The RMSE to reach.
+    pub target: f64,
+    /// Every render of the search, in run order.
+    pub probes: Vec<RmseProbe>,
+    /// The smallest spp found whose image reaches the target, `None` if `max_spp` does not.
+    pub spp: Option<u32>,
+    /// RMSE at `spp`.
+    pub rmse: Option<f64>,
+    /// Render seconds of the timed repeats at `spp`, in run order.
+    pub seconds: Vec<f64>,
+    /// Median of `seconds`.
+    pub median_seconds: Option<f64>,
+}
+
+/// Finds the smallest spp at which the render of `scene_path` reaches `target` RMSE against
+/// `reference_exr` and times `repeats` renders at that spp.
+///
+/// The search doubles spp from 1 until the target is met (or `max_spp` is reached), then
+/// bisects between the last miss and the first hit. A render is a deterministic function of
+/// its spp (DESIGN 4), so every probe is exact; RMSE is not strictly monotonic in spp, so the
+/// answer is an spp that reaches the target while the one below it does not, found on this
+/// path. The probes are timed too but the reported time comes from the separate repeats, so a
+/// cold first render does not count.
+pub fn time_to_rmse(
+    scene_path: &Path,
+    reference_exr: &Path,
+    threads: usize,
+    target: f64,
+    max_spp: u32,
+    repeats: u32,
+) -> Result<TimeToRmse, RenderError> {
+    let Loaded { mut prepared, pool, reference, .. } = load(scene_path, Some(reference_exr), threads, None)?;
+    let reference = reference.expect("load reads the reference it was given");
+    let max_spp = max_spp.max(1);
+    let mut probes = Vec::new();
+    let mut probe = |prepared: PreparedScene, spp: u32| {
+        let prepared = prepared.with_spp(spp);
+        let t = Instant::now();
+        let image = pool.install(|| render_image(&prepared, &|_, _| {}));
+        let seconds = t.elapsed().as_secs_f64();
+        let rmse = rmse(&image, &reference.data);
+        probes.push(RmseProbe { spp, rmse, seconds });
+        (prepared, rmse <= target)
+    };
+    // Doubling: `miss` is the largest spp known to miss the target, `hit` the first to reach it.
+    let (mut miss, mut hit, mut spp) = (0u32, None, 1u32);
+    loop {
+        let (p, ok) = probe(prepared, spp);
+        prepared = p;
+        if ok {
+            hit = Some(spp);
+            break;
+        }
+        miss = spp;
+        if spp >= max_spp {
+            break;
+        }
+        spp = spp.saturating_mul(2).min(max_spp);
+    }
+    if let Some(mut hi) = hit {
+        while hi - miss > 1 {
+            let mid = miss + (hi - miss) / 2;
+            let (p, ok) = probe(prepared, mid);
+            prepared = p;
+            if ok {
+                hi = mid;
+            } else {
+                miss = mid;
+            }
+        }
+        hit = Some(hi);
+    }
+    let rmse_at = hit.and_then(|s| probes.iter().find(|p| p.spp == s).map(|p| p.rmse));
+    let mut seconds = Vec::new();
+    if let Some(s) = hit {
+        prepared = prepared.with_spp(s);
+        for _ in 0..repeats.max(1) {
+            let t = Instant::now();
+            pool.install(|| render_image(&prepared, &|_, _| {}));
+            seconds.push(t.elapsed().as_secs_f64());
+        }
+    }
+    Ok(TimeToRmse {
+        width: prepared.width(),
+        height: prepared.height(),
+        max_depth: prepared.max_depth(),
+        threads,
+        target,
+        probes,
+        spp: hit,
+        rmse: rmse_at,
+        median_seconds: (!seconds.is_empty()).then(|| median(&seconds)),
+        seconds,
     })
 }
