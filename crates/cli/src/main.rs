@@ -106,7 +106,12 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// Reads and validates a scene file, naming the file on error.
 pub(crate) fn load_scene(path: &std::path::Path, limits: &Limits) -> Result<Scene> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let scene = Scene::from_json_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{}: malformed JSON", path.display()))?;
+    // The same JSON Schema the coordinator checks, so a scene that renders here is not
+    // refused by the farm for its shape.
+    tessera_kinds::scene_schema::check(&value).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let scene = Scene::from_json_value(value).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     // Local renders may load meshes by `path`, relative to the scene file; the farm may not.
     scene.validate_local(limits).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(scene)

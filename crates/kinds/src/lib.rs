@@ -3,6 +3,7 @@
 //! The coordinator and worker reach kinds only through [`Registry`].
 
 pub mod render;
+pub mod scene_schema;
 pub mod zip;
 
 use async_trait::async_trait;

@@ -65,8 +65,10 @@ pub fn tile_grid(width: u32, height: u32, tw: u32, th: u32) -> Vec<Rect> {
     out
 }
 
-/// Parses and checks a scene, prefixing errors with `scene`.
+/// Checks a scene against the JSON Schema, parses it and checks what the schema cannot express
+/// ([`Scene::validate`]), prefixing errors with `scene`.
 pub fn parse_scene(value: serde_json::Value, limits: &tessera_types::Limits) -> Result<Scene, FieldError> {
+    crate::scene_schema::check(&value).map_err(|e| e.within("scene"))?;
     let scene = Scene::from_json_value(value).map_err(|e| e.within("scene"))?;
     scene.validate(limits).map_err(|e| e.within("scene"))?;
     Ok(scene)

@@ -44,14 +44,18 @@ pub struct Scene {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RenderSettings {
-    /// Image width in pixels.
+    /// Image width in pixels (at least 1; the coordinator's limits cap it).
+    #[schemars(range(min = 1))]
     pub width: u32,
-    /// Image height in pixels.
+    /// Image height in pixels (at least 1; the coordinator's limits cap it).
+    #[schemars(range(min = 1))]
     pub height: u32,
     /// Samples per pixel (`samples` is accepted as an alias).
     #[serde(alias = "samples")]
+    #[schemars(range(min = 1))]
     pub spp: u32,
     /// Path segments including the camera ray; 1 shows emitters and the environment only.
+    #[schemars(range(min = 1))]
     pub max_depth: u32,
     /// Seeds every random number (with pixel and sample index), so a scene renders to the same bytes.
     #[serde(default)]
@@ -79,9 +83,11 @@ pub struct PerspectiveCamera {
     /// Roughly up; must not be parallel to the view direction.
     pub up: Vec3,
     /// Full vertical field of view in degrees, in (0, 180).
+    #[schemars(extend("exclusiveMinimum" = 0, "exclusiveMaximum" = 180))]
     pub vfov_deg: f32,
     /// Transforms applied to the camera after `eye`/`target`/`up` place it (see [`Transform`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_TRANSFORM_STEPS))]
     pub transform: Vec<Transform>,
 }
 
@@ -95,10 +101,12 @@ pub struct OrthographicCamera {
     pub target: Vec3,
     /// Roughly up; must not be parallel to the view direction.
     pub up: Vec3,
-    /// Height of the visible rectangle in world units.
+    /// Height of the visible rectangle in world units (> 0).
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub height: f32,
     /// Transforms applied to the camera after `eye`/`target`/`up` place it (see [`Transform`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_TRANSFORM_STEPS))]
     pub transform: Vec<Transform>,
 }
 
@@ -143,7 +151,8 @@ pub enum Environment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConstantEnvironment {
-    /// Radiance from every direction.
+    /// Radiance from every direction (>= 0 per channel).
+    #[schemars(inner(range(min = 0)))]
     pub radiance: Rgb,
 }
 
@@ -151,9 +160,11 @@ pub struct ConstantEnvironment {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GradientEnvironment {
-    /// Radiance straight up (+Z).
+    /// Radiance straight up (+Z), >= 0 per channel.
+    #[schemars(inner(range(min = 0)))]
     pub zenith: Rgb,
-    /// Radiance at the horizon and below.
+    /// Radiance at the horizon and below, >= 0 per channel.
+    #[schemars(inner(range(min = 0)))]
     pub horizon: Rgb,
 }
 
@@ -181,10 +192,12 @@ pub enum Material {
 #[serde(deny_unknown_fields)]
 pub struct Diffuse {
     /// Reflectance in [0, 1] per channel.
+    #[schemars(inner(range(min = 0, max = 1)))]
     pub albedo: Rgb,
     /// Oren–Nayar roughness σ in [0, 1] (Fujii's energy-conserving form, as OpenPBR's
     /// `base_diffuse_roughness`); 0 is Lambertian.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1))]
     pub roughness: f32,
 }
 
@@ -193,9 +206,11 @@ pub struct Diffuse {
 #[serde(deny_unknown_fields)]
 pub struct Conductor {
     /// Reflectance in [0, 1] per channel, at every angle.
+    #[schemars(inner(range(min = 0, max = 1)))]
     pub albedo: Rgb,
     /// Microfacet roughness (alpha) in [0, 1]; 0 is a perfect mirror.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1))]
     pub roughness: f32,
     /// Microfacet distribution.
     #[serde(default)]
@@ -207,9 +222,11 @@ pub struct Conductor {
 #[serde(deny_unknown_fields)]
 pub struct Dielectric {
     /// Index of refraction inside relative to outside (> 0).
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub ior: f32,
     /// Microfacet roughness (alpha) in [0, 1]; 0 is smooth glass.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1))]
     pub roughness: f32,
     /// Microfacet distribution.
     #[serde(default)]
@@ -221,10 +238,13 @@ pub struct Dielectric {
 #[serde(deny_unknown_fields)]
 pub struct Glossy {
     /// Diffuse base reflectance in [0, 1].
+    #[schemars(inner(range(min = 0, max = 1)))]
     pub albedo: Rgb,
     /// Coat roughness in [0, 1].
+    #[schemars(range(min = 0, max = 1))]
     pub roughness: f32,
     /// Coat index of refraction (> 0).
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub ior: f32,
     /// Microfacet distribution of the coat.
     #[serde(default)]
@@ -249,6 +269,7 @@ pub enum Distribution {
 #[serde(deny_unknown_fields)]
 pub struct Emitter {
     /// Emitted radiance (>= 0 per channel).
+    #[schemars(inner(range(min = 0)))]
     pub radiance: Rgb,
 }
 
@@ -273,6 +294,7 @@ pub struct Sphere {
     /// Centre.
     pub center: Vec3,
     /// Radius (> 0).
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub radius: f32,
     /// Name of a material in `materials`.
     pub material: String,
@@ -285,6 +307,7 @@ pub struct Quad {
     /// Centre; the quad lies in the plane z = center.z.
     pub center: Vec3,
     /// Half extents along X and Y (> 0).
+    #[schemars(extend("items" = {"type": "number", "format": "float", "exclusiveMinimum": 0}))]
     pub half_size: [f32; 2],
     /// Name of a material in `materials`.
     pub material: String,
@@ -330,6 +353,7 @@ pub struct Mesh {
     pub glb_base64: Option<String>,
     /// Transforms applied to every vertex (see [`Transform`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_TRANSFORM_STEPS))]
     pub transform: Vec<Transform>,
     /// Name of a material in `materials`. Required for inline triangles; for files it overrides
     /// the file's own materials, which are otherwise mapped to ours.
@@ -355,7 +379,8 @@ pub enum Light {
 pub struct PointLight {
     /// Position.
     pub position: Vec3,
-    /// Radiant intensity (W/sr per channel): irradiance at distance r is intensity·cosθ/r².
+    /// Radiant intensity (W/sr per channel, >= 0): irradiance at distance r is intensity·cosθ/r².
+    #[schemars(inner(range(min = 0)))]
     pub intensity: Rgb,
 }
 
@@ -367,13 +392,16 @@ pub struct SpotLight {
     pub position: Vec3,
     /// The direction the spot points (need not be unit length).
     pub direction: Vec3,
-    /// Intensity on the axis (W/sr per channel).
+    /// Intensity on the axis (W/sr per channel, >= 0).
+    #[schemars(inner(range(min = 0)))]
     pub intensity: Rgb,
     /// Half-angle of the cone in degrees, in (0, 90]; no light outside it.
+    #[schemars(range(max = 90), extend("exclusiveMinimum" = 0))]
     pub cone_deg: f32,
     /// Half-angle where the smooth falloff to the cone edge starts, in [0, cone_deg]; defaults
     /// to `cone_deg` (a hard edge).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 90))]
     pub falloff_deg: Option<f32>,
 }
 
@@ -383,11 +411,13 @@ pub struct SpotLight {
 pub struct SunLight {
     /// The direction the light travels, from the sun towards the scene (need not be unit length).
     pub direction: Vec3,
-    /// Irradiance on a surface facing the sun (W/m² per channel).
+    /// Irradiance on a surface facing the sun (W/m² per channel, >= 0).
+    #[schemars(inner(range(min = 0)))]
     pub irradiance: Rgb,
     /// Angular radius of the sun's disc in degrees, in [0, 45]; 0 is a delta (hard shadows).
     /// The real sun is about 0.27.
     #[serde(default)]
+    #[schemars(range(min = 0, max = 45))]
     pub angular_radius_deg: f32,
 }
 
@@ -424,7 +454,9 @@ impl Scene {
     }
 
     /// The JSON Schema (2020-12) of scene format v1, generated from these types; committed as
-    /// `docs/scene.schema.json`. Structure only: [`Scene::validate`] adds ranges and references.
+    /// `docs/scene.schema.json`, and the coordinator checks every submitted scene against it.
+    /// It holds structure and plain ranges; [`Scene::validate`] adds what a schema cannot say
+    /// (references to materials, mesh index ranges, non-zero vectors, configured limits).
     pub fn json_schema() -> Value {
         let mut v = serde_json::to_value(schemars::schema_for!(Scene)).expect("schema serialises");
         v["$id"] = Value::from("https://tessera.invalid/scene.schema.json");

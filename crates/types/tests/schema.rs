@@ -5,7 +5,7 @@
 //!
 //! The validator here implements the keywords schemars emits (type, properties, required,
 //! additionalProperties, items, prefixItems, minItems, maxItems, enum, const, oneOf, anyOf,
-//! allOf, $ref, minimum, maximum); an unknown keyword fails the test so it cannot be silently
+//! allOf, $ref, minimum, maximum, exclusiveMinimum, exclusiveMaximum); an unknown keyword fails the test so it cannot be silently
 //! ignored.
 
 use serde_json::{json, Value};
@@ -127,10 +127,16 @@ impl Validator<'_> {
                         }
                     }
                 }
-                "minimum" | "maximum" => {
+                "minimum" | "maximum" | "exclusiveMinimum" | "exclusiveMaximum" => {
                     if let Some(x) = v.as_f64() {
                         let b = kv.as_f64().unwrap();
-                        if (k == "minimum" && x < b) || (k == "maximum" && x > b) {
+                        let out = match k.as_str() {
+                            "minimum" => x < b,
+                            "maximum" => x > b,
+                            "exclusiveMinimum" => x <= b,
+                            _ => x >= b,
+                        };
+                        if out {
                             return Err(format!("{at}: {k} {b}, got {x}"));
                         }
                     }
