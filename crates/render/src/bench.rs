@@ -46,6 +46,19 @@ pub fn run_bench(
     spp: Option<u32>,
     repeats: u32,
 ) -> Result<BenchReport, RenderError> {
+    run_bench_with(scene_path, reference_exr, threads, spp, repeats, None)
+}
+
+/// [`run_bench`] with the environment's light sampling forced on or off
+/// ([`PreparedScene::with_env_light`]); None keeps the renderer's default.
+pub fn run_bench_with(
+    scene_path: &Path,
+    reference_exr: Option<&Path>,
+    threads: usize,
+    spp: Option<u32>,
+    repeats: u32,
+    env_light: Option<bool>,
+) -> Result<BenchReport, RenderError> {
     let text = std::fs::read_to_string(scene_path)
         .map_err(|source| RenderError::Io { path: scene_path.display().to_string(), source })?;
     let scene = Scene::from_json_str(&text)?;
@@ -57,6 +70,9 @@ pub fn run_bench(
     let mut prepared = PreparedScene::new(&scene)?;
     if let Some(spp) = spp {
         prepared = prepared.with_spp(spp);
+    }
+    if let Some(on) = env_light {
+        prepared = prepared.with_env_light(on);
     }
     let prepare_seconds = t0.elapsed().as_secs_f64();
     let reference = reference_exr.map(read_exr_rgb).transpose()?;
