@@ -79,7 +79,7 @@ pub enum RenderError {
 const SAMPLE_CONSTANT_ENV: bool = false;
 
 /// Whether next-event estimation samples a gradient sky by default. No, by the same
-/// measurement on S1/S2 with skies: the format's default blue sky (zenith darker than the
+/// measurement on S1/S2 with skies: the golden tests' blue sky (zenith darker than the
 /// horizon) 0.71× the efficiency on S1's geometry, 1.05× on S2's; a sky whose zenith is 15×
 /// the horizon 1.08× (RMSE −20 %, instructions +46 %). Skies of format v1 are smooth, so the
 /// gain needs a contrast few skies have, and the loss on a mild sky is the larger effect.
