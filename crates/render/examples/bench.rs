@@ -2,6 +2,7 @@
 //! `cargo run --release -p tessera-render --example bench -- --threads 2 --spp 64 --repeats 3 \
 //!   /work/shared/scenes/S1_spheres.json /work/shared/scenes/S2_materials.json`
 //! A `NAME.reference.exr` beside a scene is used as its reference when present.
+//! `--env-light on|off` forces the environment's light sampling (default: the renderer's).
 //!
 //! `--mesh1m S1.json` adds a generated scene: S1 with each sphere replaced by a UV-sphere mesh,
 //! about 1M triangles in all (written to a temporary file, not committed), and prints its
@@ -10,7 +11,7 @@
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use tessera_render::run_bench;
+use tessera_render::run_bench_with;
 
 /// Rings and segments per sphere: 4 spheres x 2 x 250 x 500 = 1.0M triangles (the 4 x 1000
 /// degenerate pole triangles are dropped when the scene is prepared).
@@ -76,6 +77,7 @@ fn main() {
     let mut threads = 2usize;
     let mut spp = None;
     let mut repeats = 3u32;
+    let mut env_light = None;
     let mut scenes = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -84,6 +86,7 @@ fn main() {
             "--threads" => threads = val().parse().expect("--threads N"),
             "--spp" => spp = Some(val().parse().expect("--spp N")),
             "--repeats" => repeats = val().parse().expect("--repeats N"),
+            "--env-light" => env_light = Some(val() == "on"),
             "--mesh1m" => scenes.push(mesh_scene(Path::new(&val()))),
             _ => scenes.push(PathBuf::from(a)),
         }
@@ -91,7 +94,8 @@ fn main() {
     for scene in scenes {
         let reference = scene.with_extension("reference.exr");
         let reference = reference.exists().then_some(reference);
-        let r = run_bench(&scene, reference.as_deref(), threads, spp, repeats).expect("bench");
+        let r =
+            run_bench_with(&scene, reference.as_deref(), threads, spp, repeats, env_light).expect("bench");
         println!(
             "{}: {}x{} spp {} depth {} threads {} isa {}: prepare {:.3} s; render s {:?} median {:.3} s -> {:.2} Msamples/s; mean {:.4} ref mean {:?} rmse {:?} rmse8x8 {:?}",
             scene.display(),

@@ -100,8 +100,24 @@ pub fn run_bench(
     spp: Option<u32>,
     repeats: u32,
 ) -> Result<BenchReport, RenderError> {
-    let Loaded { prepared, pool, prepare_seconds, reference } =
+    run_bench_with(scene_path, reference_exr, threads, spp, repeats, None)
+}
+
+/// [`run_bench`] with the environment's light sampling forced on or off
+/// ([`PreparedScene::with_env_light`]); None keeps the renderer's default.
+pub fn run_bench_with(
+    scene_path: &Path,
+    reference_exr: Option<&Path>,
+    threads: usize,
+    spp: Option<u32>,
+    repeats: u32,
+    env_light: Option<bool>,
+) -> Result<BenchReport, RenderError> {
+    let Loaded { mut prepared, pool, prepare_seconds, reference } =
         load(scene_path, reference_exr, threads, spp)?;
+    if let Some(on) = env_light {
+        prepared = prepared.with_env_light(on);
+    }
     let mut seconds = Vec::new();
     let mut image = Vec::new();
     for _ in 0..repeats.max(1) {

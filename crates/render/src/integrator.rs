@@ -64,8 +64,8 @@ fn power_heuristic(a: f32, b: f32) -> f32 {
 /// At every vertex with a non-delta lobe one light is sampled (next-event estimation) and
 /// combined with BSDF sampling by the power heuristic: emitting shapes and sun discs can be
 /// reached both ways; point, spot and delta-sun lights only by light sampling (weight 1).
-/// The environment is reached by BSDF sampling alone (weight 1): format v1's environments are
-/// constant or a smooth gradient, for which BSDF sampling is already the better strategy.
+/// The environment is reached both ways when it is a light (`Lights::env_pdf` > 0), by BSDF
+/// sampling alone (weight 1) otherwise.
 // Always inlined into `pixel`, so it is compiled once per instruction-set level with it.
 #[inline(always)]
 pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sampler, stack: &mut Stack) -> V3 {
@@ -79,6 +79,12 @@ pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sample
     loop {
         let Some((prim_ix, t)) = scene.bvh.intersect(&scene.prims, &ray, 0.0, f32::INFINITY, stack) else {
             let mut le = scene.env.radiance(ray.d);
+            if let Some(b) = mis_bsdf_pdf {
+                let env_pdf = scene.lights.env_pdf(ray.d);
+                if env_pdf > 0.0 {
+                    le *= power_heuristic(b, env_pdf);
+                }
+            }
             for (radiance, light_pdf) in scene.lights.sun_discs(ray.d) {
                 let w = mis_bsdf_pdf.map_or(1.0, |b| power_heuristic(b, light_pdf));
                 le += radiance * w;

@@ -13,6 +13,7 @@
 pub mod bench;
 mod bvh;
 mod camera;
+mod env;
 pub mod film;
 mod geometry;
 mod import;
@@ -29,10 +30,11 @@ pub mod xform;
 
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicU32, Ordering};
-use tessera_types::scene::{Environment as EnvDesc, Scene};
+use tessera_types::scene::Scene;
 use tessera_types::FieldError;
 
-pub use bench::{run_bench, BenchReport};
+pub use bench::{run_bench, run_bench_with, BenchReport};
+pub use env::EnvSampler;
 pub use film::{read_exr_rgb, write_exr_rgb, Image};
 pub use import::LoadOptions;
 pub use isa::Isa;
@@ -41,9 +43,9 @@ pub use sampler::Sampler;
 
 use bvh::Bvh;
 use camera::Camera;
+use env::Env;
 use geometry::Prim;
 use material::Material;
-use math::V3;
 
 /// Why a scene could not be prepared or a benchmark run.
 #[derive(Debug, thiserror::Error)]
@@ -72,25 +74,21 @@ pub enum RenderError {
     Other(String),
 }
 
-/// Radiance from where no shape is hit.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Env {
-    Constant(V3),
-    Gradient { zenith: V3, horizon: V3 },
-}
+/// Whether next-event estimation samples a constant environment by default. No, by
+/// measurement (BENCH_NOTES.md, 2026-11-30; efficiency = 1/(RMSE²·instructions)): on S1
+/// light sampling raised RMSE by 5.7 % (64 spp, three seeds) and instructions by 34 %, 0.67×
+/// the efficiency, because cosine sampling already matches a uniform sky and half of the sky
+/// samples fall below the surface. S2 gained 1.07× only because sky samples displaced the
+/// costlier shadow rays towards its lamp (RMSE +1.7 %, instructions −10 %).
+/// [`PreparedScene::with_env_light`] turns it on.
+const SAMPLE_CONSTANT_ENV: bool = false;
 
-impl Env {
-    #[inline(always)]
-    pub(crate) fn radiance(&self, d: V3) -> V3 {
-        match *self {
-            Env::Constant(c) => c,
-            Env::Gradient { zenith, horizon } => {
-                let t = d.z.clamp(0.0, 1.0);
-                horizon + (zenith - horizon) * t
-            }
-        }
-    }
-}
+/// Whether next-event estimation samples a gradient sky by default. No, by the same
+/// measurement on S1/S2 with skies: the golden tests' blue sky (zenith darker than the
+/// horizon) 0.71× the efficiency on S1's geometry, 1.05× on S2's; a sky whose zenith is 15×
+/// the horizon 1.08× (RMSE −20 %, instructions +46 %). Skies of format v1 are smooth, so the
+/// gain needs a contrast few skies have, and the loss on a mild sky is the larger effect.
+const SAMPLE_GRADIENT_ENV: bool = false;
 
 /// A scene ready to render: validated, flattened to primitives, BVH built once. Send + Sync.
 #[derive(Debug, Clone)]
@@ -107,6 +105,10 @@ pub struct PreparedScene {
     pub(crate) bvh: Bvh,
     pub(crate) lights: lights::Lights,
     pub(crate) isa: Isa,
+    /// The scene's point, spot and sun lights, kept to rebuild `lights`.
+    light_descs: Vec<tessera_types::scene::Light>,
+    /// Size of the region the image shows, which weighs distant lights (`prepare::light_radius`).
+    light_radius: f32,
 }
 
 impl PreparedScene {
@@ -125,26 +127,30 @@ impl PreparedScene {
     pub fn with_options(scene: &Scene, opts: &LoadOptions) -> Result<Self, RenderError> {
         let (materials, mut prims) = prepare::flatten(scene, opts)?;
         let bvh = Bvh::build(&mut prims);
-        let lights = lights::Lights::new(&prims, &materials, &scene.lights, prepare::scene_radius(&prims));
         let r = &scene.render;
+        let camera = Camera::new(&scene.camera, r.width, r.height);
+        let env = Env::new(&scene.environment);
+        let radius = prepare::light_radius(&camera, &bvh, &prims, r.width, r.height);
+        let env_light = match env {
+            Env::Constant(_) => SAMPLE_CONSTANT_ENV,
+            Env::Gradient { .. } => SAMPLE_GRADIENT_ENV,
+        };
+        let lights = lights::Lights::new(&prims, &materials, &scene.lights, env_light.then_some(env), radius);
         Ok(PreparedScene {
             width: r.width,
             height: r.height,
             spp: r.spp,
             max_depth: r.max_depth,
             seed: r.seed,
-            camera: Camera::new(&scene.camera, r.width, r.height),
-            env: match &scene.environment {
-                EnvDesc::Constant(c) => Env::Constant(V3::from(c.radiance)),
-                EnvDesc::Gradient(g) => {
-                    Env::Gradient { zenith: V3::from(g.zenith), horizon: V3::from(g.horizon) }
-                }
-            },
+            camera,
+            env,
             materials,
             prims,
             bvh,
             lights,
             isa: Isa::detect(),
+            light_descs: scene.lights.clone(),
+            light_radius: radius,
         })
     }
 
@@ -184,6 +190,17 @@ impl PreparedScene {
     /// The instruction-set level the pixel loop runs with.
     pub fn isa(&self) -> Isa {
         self.isa
+    }
+
+    /// The same scene with the environment sampled as a light by next-event estimation (and
+    /// combined with BSDF sampling by MIS) or reached by BSDF sampling alone. The image
+    /// converges to the same values either way; only noise and cost differ (see
+    /// `SAMPLE_CONSTANT_ENV`). For benchmarks and tests.
+    pub fn with_env_light(mut self, on: bool) -> Self {
+        let env = on.then_some(self.env);
+        self.lights =
+            lights::Lights::new(&self.prims, &self.materials, &self.light_descs, env, self.light_radius);
+        self
     }
 
     /// The same scene rendered with a different maximum depth (at least 1).

@@ -1,12 +1,14 @@
-//! Next-event estimation: picking a light (emitting shape, point, spot or sun) and a direction
-//! towards it, and the density of that choice for multiple importance sampling against BSDF
-//! sampling.
+//! Next-event estimation: picking a light (emitting shape, point, spot, sun or the environment)
+//! and a direction towards it, and the density of that choice for multiple importance sampling
+//! against BSDF sampling.
 //!
-//! Lights are picked in proportion to their power. Spheres are sampled by the cone of directions
+//! Lights are picked in proportion to their power. The environment is sampled in proportion to
+//! its luminance (see `env.rs`). Spheres are sampled by the cone of directions
 //! they subtend (uniform in solid angle), quads and triangles by area, sun discs uniformly in
 //! their cone. Box emitters are not sampled: they are found by BSDF sampling alone and so keep
 //! MIS weight 1, which stays unbiased. Point, spot and delta-sun lights can only be sampled.
 
+use crate::env::{luminance, Env};
 use crate::geometry::{Kind, Prim};
 use crate::material::Material;
 use crate::math::{Frame, Ray, V3};
@@ -30,6 +32,8 @@ enum Entry {
     /// 0 makes it a delta with irradiance `radiance`, otherwise `radiance` is the disc's
     /// uniform radiance.
     Sun { to_sun: V3, radiance: V3, one_minus: f32 },
+    /// The environment, sampled by luminance; a shadow ray towards it is unbounded.
+    Env(Env),
 }
 
 /// The lights of a scene and the distribution used to pick one per shading point.
@@ -44,14 +48,17 @@ pub(crate) struct Lights {
     of_prim: Vec<u32>,
     /// Indices of suns with a disc, which escaping rays can hit.
     discs: Vec<u32>,
+    /// Index of the environment if it is sampled, or NONE.
+    env: u32,
 }
 
 /// A direction towards a light and what arrives along it if nothing is in the way.
 pub(crate) struct LightSample {
     pub wi: V3,
-    /// The emitting primitive, or NONE for point, spot and sun lights.
+    /// The emitting primitive, or NONE for point, spot and sun lights and the environment.
     pub prim: u32,
-    /// Distance to the light's point (infinite for suns); shadow rays stop short of it.
+    /// Distance to the light's point (infinite for suns and the environment); shadow rays stop
+    /// short of it.
     pub dist: f32,
     /// Radiance (area lights, sun discs) or irradiance at normal incidence (delta lights).
     pub radiance: V3,
@@ -71,11 +78,6 @@ fn area(p: &Prim) -> f32 {
     }
 }
 
-#[inline]
-fn luminance(c: V3) -> f32 {
-    0.2126 * c.x + 0.7152 * c.y + 0.0722 * c.z
-}
-
 /// pbrt-v4's smoothstep: 0 at or below `a`, 1 at or above `b`, a hard step when they are equal.
 #[inline]
 fn smoothstep(x: f32, a: f32, b: f32) -> f32 {
@@ -87,9 +89,17 @@ fn smoothstep(x: f32, a: f32, b: f32) -> f32 {
 }
 
 impl Lights {
-    /// Collects the emitters among `prims` (in their final, BVH order) and the scene's lights.
-    /// `radius` bounds the scene; it sizes the sun's power for light selection.
-    pub(crate) fn new(prims: &[Prim], materials: &[Material], descs: &[LightDesc], radius: f32) -> Lights {
+    /// Collects the emitters among `prims` (in their final, BVH order), the scene's lights and,
+    /// if given, the environment. Distant lights (suns, the environment) have no finite power;
+    /// as in pbrt they are weighed by the flux they send through a disc of `radius`, the size
+    /// of the region the image shows (see `prepare::light_radius`).
+    pub(crate) fn new(
+        prims: &[Prim],
+        materials: &[Material],
+        descs: &[LightDesc],
+        env: Option<Env>,
+        radius: f32,
+    ) -> Lights {
         let mut of_prim = vec![NONE; prims.len()];
         let mut entries = Vec::new();
         let mut power = Vec::new();
@@ -155,6 +165,9 @@ impl Lights {
                 }
             }
         }
+        let env = env
+            .and_then(|e| push(Entry::Env(e), PI * radius * radius * e.power(), &mut entries))
+            .unwrap_or(NONE);
         let total: f64 = power.iter().sum();
         let pmf: Vec<f32> = power.iter().map(|w| (w / total) as f32).collect();
         let mut acc = 0.0f64;
@@ -168,7 +181,7 @@ impl Lights {
         if let Some(last) = cdf.last_mut() {
             *last = 1.0;
         }
-        Lights { entries, cdf, pmf, of_prim, discs }
+        Lights { entries, cdf, pmf, of_prim, discs, env }
     }
 
     /// Radiance of every sun disc along escaping direction `d`, each with the light-sampling
@@ -185,6 +198,19 @@ impl Lights {
                 None
             }
         })
+    }
+
+    /// Light-sampling density (selection included) of the environment along escaping
+    /// direction `d`; 0 when the environment is not sampled as a light.
+    #[inline]
+    pub(crate) fn env_pdf(&self, d: V3) -> f32 {
+        if self.env == NONE {
+            return 0.0;
+        }
+        let Entry::Env(e) = self.entries[self.env as usize] else {
+            return 0.0;
+        };
+        self.pmf[self.env as usize] * e.pdf(d)
     }
 
     /// True when there is nothing to sample.
@@ -214,6 +240,20 @@ impl Lights {
         let pmf = self.pmf[li];
         let prim_ix = match self.entries[li] {
             Entry::Prim(ix) => ix,
+            Entry::Env(e) => {
+                let (wi, pdf) = e.sample(u, v);
+                if pdf <= 0.0 {
+                    return None;
+                }
+                return Some(LightSample {
+                    wi,
+                    prim: NONE,
+                    dist: f32::INFINITY,
+                    radiance: e.radiance(wi),
+                    pdf: pdf * pmf,
+                    delta: false,
+                });
+            }
             Entry::Point { pos, intensity } => {
                 let d = pos - o;
                 let dist2 = d.dot(d);
@@ -349,5 +389,86 @@ impl Lights {
             Kind::Box => return 0.0,
         };
         pdf * self.pmf[li as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Entry;
+    use crate::PreparedScene;
+    use serde_json::json;
+    use tessera_types::scene::Scene;
+
+    /// Selection probability of the light of each kind in `scene` (emitting shape, sun, sky).
+    fn shares(scene: serde_json::Value) -> (f32, f32, f32) {
+        let p = PreparedScene::new(&Scene::from_json_value(scene).unwrap()).unwrap().with_env_light(true);
+        let l = &p.lights;
+        let mut s = (0.0, 0.0, 0.0);
+        for (e, &pmf) in l.entries.iter().zip(&l.pmf) {
+            match e {
+                Entry::Prim(_) => s.0 += pmf,
+                Entry::Sun { .. } => s.1 += pmf,
+                Entry::Env(_) => s.2 += pmf,
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// A sun over S2's 10,000-unit ground plane must not starve the small lamp that lights
+    /// what the camera sees. Weighing the sun by the scene's bounds (radius 14,142) gave the
+    /// lamp a share of 4e-8, so its light reached the image through BSDF samples alone; sized
+    /// by the visible region the lamp (power π·A·L ≈ 79 against the sun's π·R²·E) keeps a
+    /// share of the same order as the sun's. Both ends are asserted, so neither light starves.
+    #[test]
+    fn a_sun_over_a_huge_ground_does_not_starve_a_nearby_lamp() {
+        let scene = |ground_half: f32| {
+            json!({
+                "render": {"width": 64, "height": 36, "spp": 1, "max_depth": 8, "seed": 0},
+                "camera": {"type": "perspective", "eye": [0, -9, 2.2], "target": [0, 0, 0.7], "up": [0, 0, 1], "vfov_deg": 40},
+                "environment": {"type": "constant", "radiance": [0, 0, 0]},
+                "materials": {
+                    "ground": {"type": "diffuse", "albedo": [0.5, 0.5, 0.5]},
+                    "lamp": {"type": "emitter", "radiance": [50, 50, 50]}
+                },
+                "shapes": [
+                    {"type": "quad", "center": [0, 0, 0], "half_size": [ground_half, ground_half], "material": "ground"},
+                    {"type": "sphere", "center": [0, 0, 1], "radius": 1, "material": "ground"},
+                    {"type": "sphere", "center": [-1.2, -2.2, 1.9], "radius": 0.2, "material": "lamp"}
+                ],
+                "lights": [{"type": "sun", "direction": [0.3, 0.2, -1], "irradiance": [3, 3, 3]}]
+            })
+        };
+        let (lamp, sun, _) = shares(scene(10_000.0));
+        eprintln!("lamp {lamp} sun {sun}");
+        assert!((0.1..0.9).contains(&lamp), "lamp share {lamp}, sun {sun}");
+        // What the camera sees decides, not the ground's extent beyond the view.
+        let (lamp_small, _, _) = shares(scene(50.0));
+        assert!(
+            (lamp_small / lamp - 1.0).abs() < 0.2,
+            "lamp share {lamp_small} with a 50-unit ground vs {lamp}"
+        );
+    }
+
+    /// A light-sampled gradient sky is weighed like a sun (flux through the visible region's
+    /// disc); with a lamp present both get a share.
+    #[test]
+    fn a_gradient_sky_is_a_light_beside_a_lamp() {
+        let s = json!({
+            "render": {"width": 64, "height": 36, "spp": 1, "max_depth": 8, "seed": 0},
+            "camera": {"type": "perspective", "eye": [0, -9, 2.2], "target": [0, 0, 0.7], "up": [0, 0, 1], "vfov_deg": 40},
+            "environment": {"type": "gradient", "zenith": [0.35, 0.55, 1.0], "horizon": [1.0, 0.95, 0.9]},
+            "materials": {
+                "ground": {"type": "diffuse", "albedo": [0.5, 0.5, 0.5]},
+                "lamp": {"type": "emitter", "radiance": [50, 45, 35]}
+            },
+            "shapes": [
+                {"type": "quad", "center": [0, 0, 0], "half_size": [10000, 10000], "material": "ground"},
+                {"type": "sphere", "center": [-1.2, -2.2, 1.9], "radius": 0.2, "material": "lamp"}
+            ]
+        });
+        let (lamp, _, sky) = shares(s);
+        eprintln!("lamp {lamp} sky {sky}");
+        assert!(lamp > 0.01 && sky > 0.01 && (lamp + sky - 1.0).abs() < 1e-6, "lamp {lamp} sky {sky}");
     }
 }

@@ -495,8 +495,9 @@ fn sample_dielectric(
         return None;
     }
     let h = m.sample(wo, u, v);
-    // Beckmann normals are not drawn by visibility: one facing away from wo cannot scatter it
-    // (and refracting through it would treat the ray as coming from the other side).
+    // Visible-normal sampling never returns a normal facing away from wo except through f32
+    // rounding at grazing angles; such a normal cannot scatter wo (and refracting through it
+    // would treat the ray as coming from the other side).
     if wo.dot(h) * wo.z <= 0.0 {
         return None;
     }

@@ -2,6 +2,8 @@
 //! white-furnace energy, reciprocity, and a chi-square test that sampling follows the density
 //! `eval` reports (as pbrt's and Mitsuba's BSDF tests do).
 
+mod common;
+use common::chi_square;
 use serde_json::json;
 use tessera_render::math::V3;
 use tessera_render::Bsdf;
@@ -279,70 +281,6 @@ fn reciprocity() {
 
 // ------------------------------------------------------------------ chi-square
 
-/// Regularised lower incomplete gamma P(a, x) (Numerical Recipes' series / continued fraction).
-fn gamma_p(a: f64, x: f64) -> f64 {
-    if x <= 0.0 {
-        return 0.0;
-    }
-    let ln_gamma_a = ln_gamma(a);
-    if x < a + 1.0 {
-        let (mut sum, mut del, mut ap) = (1.0 / a, 1.0 / a, a);
-        for _ in 0..10_000 {
-            ap += 1.0;
-            del *= x / ap;
-            sum += del;
-            if del.abs() < sum.abs() * 1e-15 {
-                break;
-            }
-        }
-        sum * (-x + a * x.ln() - ln_gamma_a).exp()
-    } else {
-        let mut b = x + 1.0 - a;
-        let mut c = 1.0 / 1e-300;
-        let mut d = 1.0 / b;
-        let mut h = d;
-        for i in 1..10_000 {
-            let an = -(i as f64) * (i as f64 - a);
-            b += 2.0;
-            d = an * d + b;
-            if d.abs() < 1e-300 {
-                d = 1e-300;
-            }
-            c = b + an / c;
-            if c.abs() < 1e-300 {
-                c = 1e-300;
-            }
-            d = 1.0 / d;
-            let del = d * c;
-            h *= del;
-            if (del - 1.0).abs() < 1e-15 {
-                break;
-            }
-        }
-        1.0 - (-x + a * x.ln() - ln_gamma_a).exp() * h
-    }
-}
-
-/// Lanczos approximation of ln Γ(x).
-fn ln_gamma(x: f64) -> f64 {
-    const G: [f64; 6] = [
-        76.180_091_729_471_46,
-        -86.505_320_329_416_77,
-        24.014_098_240_830_91,
-        -1.231_739_572_450_155,
-        0.001_208_650_973_866_179,
-        -0.000_005_395_239_384_953,
-    ];
-    let mut y = x;
-    let tmp = x + 5.5 - (x + 0.5) * (x + 5.5).ln();
-    let mut ser = 1.000_000_000_190_015;
-    for g in G {
-        y += 1.0;
-        ser += g / y;
-    }
-    -tmp + (2.506_628_274_631_000_5 * ser / x).ln()
-}
-
 const COS_BINS: usize = 20;
 const PHI_BINS: usize = 40;
 const SUB: usize = 24;
@@ -427,32 +365,7 @@ fn sampling_matches_pdf_chi_square() {
             if exp.iter().sum::<f64>() < 1e-6 && hist.iter().sum::<u64>() == 0 {
                 continue; // e.g. a reflection-only BSDF seen from below: nothing either way
             }
-            // Pool small bins, in order of expected count, into one cell.
-            let mut order: Vec<usize> = (0..exp.len()).collect();
-            order.sort_by(|&a, &b| exp[a].partial_cmp(&exp[b]).unwrap());
-            let (mut chi2, mut dof) = (0.0f64, 0i64);
-            let (mut pool_e, mut pool_o) = (0.0f64, 0.0f64);
-            for &i in &order {
-                let e = exp[i] * f64::from(n);
-                let o = hist[i] as f64;
-                if e < 5.0 {
-                    pool_e += e;
-                    pool_o += o;
-                    if o > 0.0 && e == 0.0 && o > 5.0 {
-                        panic!("{name} at {theta}°: {o} samples in bin {i} where the pdf is 0");
-                    }
-                } else {
-                    chi2 += (o - e).powi(2) / e;
-                    dof += 1;
-                }
-            }
-            if pool_e >= 5.0 {
-                chi2 += (pool_o - pool_e).powi(2) / pool_e;
-                dof += 1;
-            } else if pool_o > 20.0 {
-                panic!("{name} at {theta}°: {pool_o} samples where only {pool_e} are expected");
-            }
-            dof -= 1;
+            let (chi2, dof, p) = chi_square(&exp, &hist, n, &format!("{name} at {theta}°"));
             if std::env::var_os("CHI2_DEBUG").is_some() {
                 let mut worst: Vec<(f64, usize)> = (0..exp.len())
                     .map(|i| {
@@ -471,7 +384,6 @@ fn sampling_matches_pdf_chi_square() {
                     );
                 }
             }
-            let p = 1.0 - gamma_p(dof as f64 / 2.0, chi2 / 2.0);
             eprintln!("{name} at {theta}°: chi2 {chi2:.1} dof {dof} p {p:.3e}");
             assert!(
                 p > alpha_sig,

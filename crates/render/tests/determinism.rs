@@ -68,19 +68,25 @@ fn bits(v: &[f32]) -> Vec<u32> {
 
 #[test]
 fn tilings_and_thread_counts_give_identical_bits() {
-    let p = mixed(40, 30, 8);
-    let reference = bits(&pool(1).install(|| render_image(&p, &|_, _| {})));
+    // With and without the sky as a light (next-event estimation's draws change with it).
+    for p in [mixed(40, 30, 8), mixed(40, 30, 8).with_env_light(true)] {
+        tilings_give_identical_bits(&p);
+    }
+}
+
+fn tilings_give_identical_bits(p: &PreparedScene) {
+    let reference = bits(&pool(1).install(|| render_image(p, &|_, _| {})));
     assert!(reference.iter().any(|&b| b != 0), "image is not all black");
     for threads in [1, 2, 3] {
         let pl = pool(threads);
         assert_eq!(
-            bits(&pl.install(|| render_image(&p, &|_, _| {}))),
+            bits(&pl.install(|| render_image(p, &|_, _| {}))),
             reference,
             "render_image, {threads} threads"
         );
         for (tw, th) in [(40, 30), (16, 16), (7, 13), (1, 1), (13, 7), (40, 1), (3, 30)] {
             assert_eq!(
-                bits(&pl.install(|| tiled(&p, tw, th))),
+                bits(&pl.install(|| tiled(p, tw, th))),
                 reference,
                 "tiles {tw}x{th}, {threads} threads"
             );

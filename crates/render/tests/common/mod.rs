@@ -61,3 +61,103 @@ pub fn shared_scene(name: &str) -> std::path::PathBuf {
     );
     p
 }
+
+// ------------------------------------------------------------------ chi-square
+
+/// Pearson's chi-square of observed counts `hist` (from `n` draws) against expected bin
+/// probabilities `exp`: bins expecting fewer than 5 draws are pooled, in order of expected
+/// count, into one cell (the chi-square approximation needs it). Returns (chi², degrees of
+/// freedom, p-value). Panics, naming `what`, on draws where the density says none can fall.
+pub fn chi_square(exp: &[f64], hist: &[u64], n: u32, what: &str) -> (f64, i64, f64) {
+    let mut order: Vec<usize> = (0..exp.len()).collect();
+    order.sort_by(|&a, &b| exp[a].partial_cmp(&exp[b]).unwrap());
+    let (mut chi2, mut dof) = (0.0f64, 0i64);
+    let (mut pool_e, mut pool_o) = (0.0f64, 0.0f64);
+    for &i in &order {
+        let e = exp[i] * f64::from(n);
+        let o = hist[i] as f64;
+        if e < 5.0 {
+            pool_e += e;
+            pool_o += o;
+            if o > 0.0 && e == 0.0 && o > 5.0 {
+                panic!("{what}: {o} samples in bin {i} where the pdf is 0");
+            }
+        } else {
+            chi2 += (o - e).powi(2) / e;
+            dof += 1;
+        }
+    }
+    if pool_e >= 5.0 {
+        chi2 += (pool_o - pool_e).powi(2) / pool_e;
+        dof += 1;
+    } else if pool_o > 20.0 {
+        panic!("{what}: {pool_o} samples where only {pool_e} are expected");
+    }
+    dof -= 1;
+    let p = 1.0 - gamma_p(dof as f64 / 2.0, chi2 / 2.0);
+    (chi2, dof, p)
+}
+
+/// Regularised lower incomplete gamma P(a, x) (Numerical Recipes' series / continued fraction).
+fn gamma_p(a: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    let ln_gamma_a = ln_gamma(a);
+    if x < a + 1.0 {
+        let (mut sum, mut del, mut ap) = (1.0 / a, 1.0 / a, a);
+        for _ in 0..10_000 {
+            ap += 1.0;
+            del *= x / ap;
+            sum += del;
+            if del.abs() < sum.abs() * 1e-15 {
+                break;
+            }
+        }
+        sum * (-x + a * x.ln() - ln_gamma_a).exp()
+    } else {
+        let mut b = x + 1.0 - a;
+        let mut c = 1.0 / 1e-300;
+        let mut d = 1.0 / b;
+        let mut h = d;
+        for i in 1..10_000 {
+            let an = -(i as f64) * (i as f64 - a);
+            b += 2.0;
+            d = an * d + b;
+            if d.abs() < 1e-300 {
+                d = 1e-300;
+            }
+            c = b + an / c;
+            if c.abs() < 1e-300 {
+                c = 1e-300;
+            }
+            d = 1.0 / d;
+            let del = d * c;
+            h *= del;
+            if (del - 1.0).abs() < 1e-15 {
+                break;
+            }
+        }
+        1.0 - (-x + a * x.ln() - ln_gamma_a).exp() * h
+    }
+}
+
+/// Lanczos approximation of ln Γ(x).
+fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 6] = [
+        76.180_091_729_471_46,
+        -86.505_320_329_416_77,
+        24.014_098_240_830_91,
+        -1.231_739_572_450_155,
+        0.001_208_650_973_866_179,
+        -0.000_005_395_239_384_953,
+    ];
+    let mut y = x;
+    let tmp = x + 5.5 - (x + 0.5) * (x + 5.5).ln();
+    let mut ser = 1.000_000_000_190_015;
+    for g in G {
+        y += 1.0;
+        ser += g / y;
+    }
+    -tmp + (2.506_628_274_631_000_5 * ser / x).ln()
+}
