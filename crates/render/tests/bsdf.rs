@@ -3,25 +3,11 @@
 //! `eval` reports (as pbrt's and Mitsuba's BSDF tests do).
 
 mod common;
-use common::chi_square;
+use common::{chi_square, Rng};
 use serde_json::json;
 use tessera_render::math::V3;
 use tessera_render::Bsdf;
 use tessera_types::scene::Material;
-
-/// A small deterministic generator (SplitMix64) so every run draws the same numbers.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> f32 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z >> 40) as f32 / (1u64 << 24) as f32
-    }
-}
 
 fn material(v: serde_json::Value) -> Bsdf {
     let m: Material = serde_json::from_value(v).expect("material parses");

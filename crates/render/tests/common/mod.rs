@@ -161,3 +161,18 @@ fn ln_gamma(x: f64) -> f64 {
     }
     -tmp + (2.506_628_274_631_000_5 * ser / x).ln()
 }
+
+/// SplitMix64, so every run draws the same numbers.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// Uniform in [0, 1) with 24 bits.
+    pub fn next(&mut self) -> f32 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z >> 40) as f32 / (1u64 << 24) as f32
+    }
+}
