@@ -80,7 +80,7 @@ pub enum RenderError {
 /// the efficiency, because cosine sampling already matches a uniform sky and half of the sky
 /// samples fall below the surface. S2 gained 1.07× only because sky samples displaced the
 /// costlier shadow rays towards its lamp (RMSE +1.7 %, instructions −10 %).
-/// [`PreparedScene::with_env_light`] turns it on.
+/// A scene's `render.sample_environment` or [`PreparedScene::with_env_light`] turns it on.
 const SAMPLE_CONSTANT_ENV: bool = false;
 
 /// Whether next-event estimation samples a gradient sky by default. No, by the same
@@ -131,10 +131,10 @@ impl PreparedScene {
         let camera = Camera::new(&scene.camera, r.width, r.height);
         let env = Env::new(&scene.environment);
         let radius = prepare::light_radius(&camera, &bvh, &prims, r.width, r.height);
-        let env_light = match env {
+        let env_light = r.sample_environment.unwrap_or(match env {
             Env::Constant(_) => SAMPLE_CONSTANT_ENV,
             Env::Gradient { .. } => SAMPLE_GRADIENT_ENV,
-        };
+        });
         let lights = lights::Lights::new(&prims, &materials, &scene.lights, env_light.then_some(env), radius);
         Ok(PreparedScene {
             width: r.width,
@@ -195,7 +195,7 @@ impl PreparedScene {
     /// The same scene with the environment sampled as a light by next-event estimation (and
     /// combined with BSDF sampling by MIS) or reached by BSDF sampling alone. The image
     /// converges to the same values either way; only noise and cost differ (see
-    /// `SAMPLE_CONSTANT_ENV`). For benchmarks and tests.
+    /// `SAMPLE_CONSTANT_ENV`). Overrides the scene's `render.sample_environment`.
     pub fn with_env_light(mut self, on: bool) -> Self {
         let env = on.then_some(self.env);
         self.lights =

@@ -241,6 +241,36 @@ fn plane_under(env: Value, albedo: [f32; 3], spp: u32, env_light: bool) -> Vec<f
     )
 }
 
+/// `render.sample_environment` in the scene is the switch `with_env_light` flips: on, the image
+/// is the light-sampled one bit for bit; off or unset, the default one (which differs).
+#[test]
+fn scene_switch_samples_the_environment() {
+    let sky = json!({"type": "gradient", "zenith": [6, 4, 2], "horizon": [0.1, 0.2, 0.3]});
+    let with = |switch: Option<bool>| {
+        let mut s = scene(
+            N,
+            N,
+            4,
+            2,
+            ortho([0.0, 0.0, 5.0], [0.0, 1.0, 0.0], 2.0 * HALF),
+            sky.clone(),
+            json!({"plane": {"type": "diffuse", "albedo": [0.5, 0.5, 0.5]}}),
+            json!([{"type": "quad", "center": [0, 0, 0], "half_size": [50, 50], "material": "plane"}]),
+        );
+        if let Some(on) = switch {
+            s["render"]["sample_environment"] = json!(on);
+        }
+        prepare(s)
+    };
+    let bits = |img: Vec<f32>| img.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let default = bits(render(&with(None)));
+    assert_eq!(bits(render(&with(Some(false)))), default);
+    let on = bits(render(&with(Some(true))));
+    assert_ne!(on, default, "sampling the sky changes the noise");
+    assert_eq!(on, bits(render(&with(None).with_env_light(true))));
+    assert_eq!(default, bits(render(&with(Some(true)).with_env_light(false))));
+}
+
 /// The environment as a light, against closed forms. An upward Lambertian plane of albedo a
 /// reflects a·E/π. Under a constant sky L, E = πL, so the plane shows a·L. Under a gradient
 /// sky L(z) = h + (zen − h)·z above the horizon, E = ∫ L(cos θ) cos θ dω = πh + 2π(zen − h)/3,
