@@ -4,9 +4,9 @@
 //! Determinism (DESIGN 4): every random number is keyed by (scene seed, pixel x, pixel y,
 //! sample index) and a pixel's samples are summed in order on one thread, so any tiling and any
 //! thread count produce bit-identical pixels. Transcendental functions come from the `libm`
-//! crate (pure Rust, musl's algorithms), not the platform's C library, whose results change
-//! between versions (glibc 2.41 made several float functions correctly rounded): workers on
-//! different systems compute the same bits.
+//! crate (pure Rust, musl's algorithms), not the platform's C library, whose float results
+//! the C standard leaves unspecified to the last bit and which may differ between versions and
+//! systems: workers on different systems compute the same bits.
 
 #![warn(missing_docs)]
 
