@@ -1,7 +1,7 @@
 //! The environment: radiance from where no shape is hit, and a direction sampler proportional
 //! to its luminance so next-event estimation can pick it like any other light.
 
-use crate::math::{sin_cos_turns, V3};
+use crate::math::V3;
 use std::f32::consts::PI;
 use tessera_types::scene::Environment as EnvDesc;
 
@@ -92,7 +92,7 @@ impl Env {
             }
         };
         let r = (1.0 - z * z).max(0.0).sqrt();
-        let (s, c) = sin_cos_turns(v);
+        let (s, c) = libm::sincosf(2.0 * PI * v);
         let wi = V3::new(r * c, r * s, z);
         (wi, self.pdf(wi))
     }

@@ -11,7 +11,7 @@
 use crate::env::{luminance, Env};
 use crate::geometry::{Kind, Prim};
 use crate::material::Material;
-use crate::math::{sin_cos_turns, Frame, Ray, V3};
+use crate::math::{Frame, Ray, V3};
 use std::f32::consts::PI;
 use tessera_types::scene::Light as LightDesc;
 
@@ -300,7 +300,7 @@ impl Lights {
                 let um = u * one_minus;
                 let cos = 1.0 - um;
                 let sin = (um * (2.0 - um)).max(0.0).sqrt();
-                let (s, c) = sin_cos_turns(v);
+                let (s, c) = libm::sincosf(2.0 * PI * v);
                 let wi = Frame::new(to_sun).to_world(V3::new(sin * c, sin * s, cos));
                 return Some(LightSample {
                     wi,
@@ -331,7 +331,7 @@ impl Lights {
                 let um = u * one_minus;
                 let cos = 1.0 - um;
                 let sin = (um * (2.0 - um)).max(0.0).sqrt();
-                let (s, c) = sin_cos_turns(v);
+                let (s, c) = libm::sincosf(2.0 * PI * v);
                 let wi = Frame::new(d / dist2.sqrt()).to_world(V3::new(sin * c, sin * s, cos));
                 (wi, 1.0 / (2.0 * PI * one_minus), f32::INFINITY)
             }

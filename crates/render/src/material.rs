@@ -7,7 +7,7 @@
 //! Values are `f·|cos θi|` ("projected" BSDF), so a sample's throughput weight is value / pdf
 //! and a light sample's contribution is value · Li / pdf_light.
 
-use crate::math::{sin_cos_turns, Frame, V3};
+use crate::math::{Frame, V3};
 use crate::microfacet::{Microfacet, MIN_ALPHA};
 use std::f32::consts::FRAC_1_PI;
 use tessera_types::scene::{Distribution, Material as MaterialDesc};
@@ -573,15 +573,14 @@ fn eval_rough_dielectric(ior: f32, m: &Microfacet, wo: V3, wi: V3) -> (V3, f32) 
 #[inline(always)]
 fn cosine_hemisphere(u: f32, v: f32) -> V3 {
     let (a, b) = (2.0 * u - 1.0, 2.0 * v - 1.0);
-    // The angle in turns: π/4·(b/a) is (b/a)/8 of a turn.
-    let (r, turns) = if a == 0.0 && b == 0.0 {
+    let (r, phi) = if a == 0.0 && b == 0.0 {
         (0.0, 0.0)
     } else if a.abs() > b.abs() {
-        (a, 0.125 * (b / a))
+        (a, std::f32::consts::FRAC_PI_4 * (b / a))
     } else {
-        (b, 0.25 - 0.125 * (a / b))
+        (b, std::f32::consts::FRAC_PI_2 - std::f32::consts::FRAC_PI_4 * (a / b))
     };
-    let (s, c) = sin_cos_turns(turns);
+    let (s, c) = libm::sincosf(phi);
     let (x, y) = (r * c, r * s);
     V3::new(x, y, (1.0 - x * x - y * y).max(0.0).sqrt())
 }

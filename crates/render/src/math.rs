@@ -2,31 +2,6 @@
 
 use std::ops::{Add, AddAssign, Div, Index, Mul, MulAssign, Neg, Sub};
 
-/// Sine and cosine of 2π·`t`, for `t` in [-1, 1] turns (sampling angles, where a general
-/// `sincosf` spends most of its time on range reduction these arguments never need).
-///
-/// The quadrant comes from rounding 4t, which leaves an exact remainder in [-1/2, 1/2], so the
-/// reduction adds no error; Taylor polynomials of degree 9 (sine) and 8 (cosine) on [-π/4, π/4]
-/// then stay within 1e-7 of the true values (tested; 8.9e-8 at worst). Plain f32 arithmetic: the same bits on
-/// every machine (DESIGN 4).
-#[inline(always)]
-pub fn sin_cos_turns(t: f32) -> (f32, f32) {
-    let x4 = t * 4.0;
-    // Nearest quadrant; the +4.5 keeps the truncated value non-negative for t >= -1.
-    let q = (x4 + 4.5) as i32 - 4;
-    let p = (x4 - q as f32) * std::f32::consts::FRAC_PI_2;
-    let p2 = p * p;
-    let s =
-        p * (1.0 + p2 * (-1.0 / 6.0 + p2 * (1.0 / 120.0 + p2 * (-1.0 / 5040.0 + p2 * (1.0 / 362_880.0)))));
-    let c = 1.0 + p2 * (-0.5 + p2 * (1.0 / 24.0 + p2 * (-1.0 / 720.0 + p2 * (1.0 / 40_320.0))));
-    match q & 3 {
-        0 => (s, c),
-        1 => (c, -s),
-        2 => (-s, -c),
-        _ => (-c, s),
-    }
-}
-
 /// Minimum that compiles to one `minss`: `f32::min`'s NaN handling costs a compare and blend
 /// in the slab test, and a NaN there (0 * inf) only makes a box test conservative either way.
 #[inline(always)]
@@ -256,28 +231,5 @@ impl Ray {
     #[inline(always)]
     pub fn at(&self, t: f32) -> V3 {
         self.o + self.d * t
-    }
-}
-
-#[cfg(test)]
-mod sin_cos_tests {
-    use super::sin_cos_turns;
-
-    /// Against f64 sine and cosine over the whole domain, densely and at every quadrant edge.
-    #[test]
-    fn sin_cos_turns_is_accurate() {
-        let mut worst = 0.0f64;
-        let edges = (-8..=8).flat_map(|k| {
-            let e = k as f32 / 8.0;
-            [e, f32::from_bits(e.to_bits() + 1), f32::from_bits(e.to_bits().saturating_sub(1))]
-        });
-        for t in
-            (0..=2_000_000).map(|i| -1.0 + i as f32 * 1e-6).chain(edges).filter(|t| (-1.0..=1.0).contains(t))
-        {
-            let (s, c) = sin_cos_turns(t);
-            let a = std::f64::consts::TAU * f64::from(t);
-            worst = worst.max((f64::from(s) - a.sin()).abs()).max((f64::from(c) - a.cos()).abs());
-        }
-        assert!(worst < 1e-7, "max error {worst:e}");
     }
 }

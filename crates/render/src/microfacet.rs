@@ -6,7 +6,7 @@
 //! the GGX Distribution of Visible Normals"), Beckmann by Heitz & d'Eon 2014 with pbrt-v3's
 //! numerical inversion of the slope CDF (`BeckmannSample11`).
 
-use crate::math::{sin_cos_turns, V3};
+use crate::math::V3;
 use std::f32::consts::PI;
 
 /// An isotropic microfacet distribution of roughness `alpha` (Mitsuba's alpha, not squared).
@@ -100,7 +100,8 @@ impl Microfacet {
             if len2 > 0.0 { V3::new(-vh.y, vh.x, 0.0) * (1.0 / len2.sqrt()) } else { V3::new(1.0, 0.0, 0.0) };
         let t2 = vh.cross(t1);
         let r = u.sqrt();
-        let (sp, cp) = sin_cos_turns(v);
+        let phi = 2.0 * PI * v;
+        let (sp, cp) = libm::sincosf(phi);
         let p1 = r * cp;
         let s = 0.5 * (1.0 + vh.z);
         let p2 = (1.0 - s) * (1.0 - p1 * p1).max(0.0).sqrt() + s * r * sp;
@@ -197,7 +198,7 @@ fn erf_inv(x: f32) -> f32 {
 fn beckmann_slopes_11(cos_o: f32, u: f32, v: f32) -> (f32, f32) {
     if cos_o > 0.9999 {
         let r = (-libm::logf((1.0 - u).max(1e-12))).sqrt();
-        let (s, c) = sin_cos_turns(v);
+        let (s, c) = libm::sincosf(2.0 * PI * v);
         return (r * c, r * s);
     }
     let sin_o = (1.0 - cos_o * cos_o).max(0.0).sqrt();
