@@ -82,7 +82,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             let scenes = if scenes.is_empty() { default_scenes()? } else { scenes };
             println!("scene\twidth\theight\tspp\tdepth\tthreads\tmedian_s\tMsamples_per_s\tmean\tref_mean\trmse\trmse_8x8");
             for scene in scenes {
-                let reference = scene.with_extension("").with_extension("reference.exr");
+                let reference = reference_of(&scene);
                 let reference = reference.exists().then_some(reference);
                 let r = tessera_render::bench::run_bench(&scene, reference.as_deref(), threads, spp, repeats)
                     .with_context(|| format!("benchmarking {}", scene.display()))?;
@@ -115,6 +115,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
 }
 
+/// A scene's reference image: `NAME.reference.exr` beside `NAME.json`.
+fn reference_of(scene: &std::path::Path) -> PathBuf {
+    scene.with_extension("").with_extension("reference.exr")
+}
+
 /// The benchmark scenes that exist under the working directory: S1 and S2 need ../shared.
 fn default_scenes() -> Result<Vec<PathBuf>> {
     let candidates = [
@@ -141,7 +146,7 @@ fn time_to_rmse(
     threads: usize,
     repeats: u32,
 ) -> Result<()> {
-    let reference = reference.unwrap_or_else(|| scene.with_extension("").with_extension("reference.exr"));
+    let reference = reference.unwrap_or_else(|| reference_of(scene));
     let r = tessera_render::bench::time_to_rmse(scene, &reference, threads, target, max_spp, repeats)
         .with_context(|| format!("time to RMSE on {} against {}", scene.display(), reference.display()))?;
     let name = scene.file_stem().unwrap_or_default().to_string_lossy();

@@ -31,7 +31,6 @@ fn main() {
     let img = pool.install(|| render_image(&p, &|_, _| {}));
     let image = Image { width: p.width(), height: p.height(), data: img };
     write_exr_rgb(std::path::Path::new(out), &image).expect("write exr");
-    let img = image.data;
-    let mean = img.iter().map(|&v| f64::from(v)).sum::<f64>() / img.len() as f64;
+    let mean = tessera_render::film::mean(&image.data);
     println!("{out}: {}x{} spp {} mean {mean:.5}", p.width(), p.height(), p.spp());
 }

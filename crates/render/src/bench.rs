@@ -84,6 +84,19 @@ fn load(
     Ok(Loaded { prepared, pool, prepare_seconds, reference })
 }
 
+/// Renders `prepared` `repeats` times (at least once) on `pool`: each render's seconds, in run
+/// order, and the last image.
+fn timed_renders(pool: &rayon::ThreadPool, prepared: &PreparedScene, repeats: u32) -> (Vec<f64>, Vec<f32>) {
+    let mut seconds = Vec::new();
+    let mut image = Vec::new();
+    for _ in 0..repeats.max(1) {
+        let t = Instant::now();
+        image = pool.install(|| render_image(prepared, &|_, _| {}));
+        seconds.push(t.elapsed().as_secs_f64());
+    }
+    (seconds, image)
+}
+
 /// Median of a non-empty list.
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
@@ -118,13 +131,7 @@ pub fn run_bench_with(
     if let Some(on) = env_light {
         prepared = prepared.with_env_light(on);
     }
-    let mut seconds = Vec::new();
-    let mut image = Vec::new();
-    for _ in 0..repeats.max(1) {
-        let t = Instant::now();
-        image = pool.install(|| render_image(&prepared, &|_, _| {}));
-        seconds.push(t.elapsed().as_secs_f64());
-    }
+    let (seconds, image) = timed_renders(&pool, &prepared, repeats);
     let median_seconds = median(&seconds);
     let samples = f64::from(prepared.width()) * f64::from(prepared.height()) * f64::from(prepared.spp());
     let (w, h) = (prepared.width(), prepared.height());
@@ -246,11 +253,7 @@ pub fn time_to_rmse(
     let mut seconds = Vec::new();
     if let Some(s) = hit {
         prepared = prepared.with_spp(s);
-        for _ in 0..repeats.max(1) {
-            let t = Instant::now();
-            pool.install(|| render_image(&prepared, &|_, _| {}));
-            seconds.push(t.elapsed().as_secs_f64());
-        }
+        seconds = timed_renders(&pool, &prepared, repeats).0;
     }
     Ok(TimeToRmse {
         width: prepared.width(),
