@@ -177,6 +177,12 @@ fn schema_errors_name_the_exact_field() {
             &["<= 1"],
         ),
         ("radius as a string", |v| v["shapes"][1]["radius"] = json!("one"), "shapes[1].radius", &["number"]),
+        (
+            "sky sampling switch as a string",
+            |v| v["render"]["sample_environment"] = json!("yes"),
+            "render.sample_environment",
+            &["boolean", "\"yes\""],
+        ),
         ("zero radius", |v| v["shapes"][1]["radius"] = json!(0), "shapes[1].radius", &["> 0"]),
         ("zero half size", |v| v["shapes"][0]["half_size"][1] = json!(0), "shapes[0].half_size[1]", &["> 0"]),
         (
