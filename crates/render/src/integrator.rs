@@ -152,8 +152,10 @@ pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sample
 /// Light-sampling estimate of the light arriving at `p` (normal `n`) and scattered along
 /// `-ray.d`, weighted against BSDF sampling.
 // One argument per piece of the shading point; a struct would only be unpacked again.
+// Always inlined, so it is compiled with the pixel loop for each instruction-set level: left
+// to LLVM it stayed out of line as baseline code (S2: 6 % more instructions, 2 % slower).
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 fn direct(
     scene: &PreparedScene,
     material: &Material,
