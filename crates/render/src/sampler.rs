@@ -22,6 +22,7 @@ pub(crate) fn mix64(mut z: u64) -> u64 {
 const SOBOL_REQUESTS: u32 = 11;
 
 /// Direction numbers of Sobol dimension 1: v_0 = 2^31, v_i = v_{i-1} ^ (v_{i-1} >> 1).
+#[cfg(test)]
 const fn dim1_directions() -> [u32; 32] {
     let mut v = [0u32; 32];
     v[0] = 1 << 31;
@@ -35,6 +36,7 @@ const fn dim1_directions() -> [u32; 32] {
 
 /// A GF(2)-linear map given by the image of each input bit, as four byte-indexed tables: the
 /// 32-step bit loop becomes four lookups (4 KiB, stays in L1).
+#[cfg(test)]
 const fn byte_tables(bit_images: [u32; 32]) -> [[u32; 256]; 4] {
     let mut t = [[0u32; 256]; 4];
     let mut byte = 0;
@@ -61,8 +63,9 @@ const fn byte_tables(bit_images: [u32; 32]) -> [[u32; 256]; 4] {
 #[cfg(test)]
 static SOBOL_DIM1: [[u32; 256]; 4] = byte_tables(dim1_directions());
 
-/// `reverse(sobol_dim1(reverse(x)))`, also linear, so the scrambles can work on bit-reversed
-/// values without reversing back and forth: bit i of x is bit 31 - i of reverse(x).
+/// `reverse(sobol_dim1(reverse(x)))`, also linear: the form the sampler used before
+/// `sobol_dim1_rev_from_index`, kept as that function's reference.
+#[cfg(test)]
 static SOBOL_DIM1_REV: [[u32; 256]; 4] = {
     let v = dim1_directions();
     let mut images = [0u32; 32];
@@ -74,6 +77,23 @@ static SOBOL_DIM1_REV: [[u32; 256]; 4] = {
     byte_tables(images)
 };
 
+/// `table4(&SOBOL_DIM1_REV, x)` computed from `z = reverse(x)` with shifts and masks, which
+/// vectorise (table lookups would be gathers). Sobol dimension 1's generator matrix is Pascal's
+/// triangle mod 2, so by Lucas's theorem bit j of the result is the XOR of the bits m of `z`
+/// whose positions are supersets of j's: a subset-sum transform over the five bits of a bit
+/// position, one shift-and-mask step per position bit.
+#[inline(always)]
+fn sobol_dim1_rev_from_index(z: u32) -> u32 {
+    let mut y = z;
+    y ^= (y >> 1) & 0x5555_5555;
+    y ^= (y >> 2) & 0x3333_3333;
+    y ^= (y >> 4) & 0x0f0f_0f0f;
+    y ^= (y >> 8) & 0x00ff_00ff;
+    y ^= y >> 16;
+    y
+}
+
+#[cfg(test)]
 #[inline(always)]
 fn table4(t: &[[u32; 256]; 4], i: u32) -> u32 {
     t[0][(i & 0xff) as usize]
@@ -111,6 +131,9 @@ fn to_unit(x: u32) -> f32 {
     (x >> 8) as f32 * (1.0 / 16_777_216.0)
 }
 
+/// Samples per batch of Sobol values: one AVX2 register of u32 lanes.
+const LANES: usize = 8;
+
 /// The sample stream for one (seed, pixel, sample): a sequence of 1D and 2D requests.
 ///
 /// Requests are numbered, and each is a pure function of (seed, pixel, sample, request number),
@@ -118,9 +141,12 @@ fn to_unit(x: u32) -> f32 {
 /// [`Sampler::at_1d`] / [`Sampler::at_2d`]) for free while every later request keeps its
 /// number: streams stay aligned across paths whatever each one used.
 ///
-/// One `Sampler` serves all of a pixel's samples (`for_pixel`, then `start` per sample): the
-/// hashes that do not depend on the sample index (the pixel hash and each Sobol request's hash)
-/// are computed once per pixel, each when first requested, and reused by the later samples.
+/// One `Sampler` serves all of a pixel's samples (`for_pixel`, then `start` per sample, in any
+/// order). The hashes that do not depend on the sample index (the pixel hash and each Sobol
+/// request's hash) are computed once per pixel, each when first requested. A Sobol request is
+/// computed for a batch of [`LANES`] consecutive samples at once, when the first of them asks
+/// for it: the same scalar formula per lane, which the compiler turns into one pass of vector
+/// instructions, so later samples of the batch only read their value.
 #[derive(Debug, Clone)]
 pub struct Sampler {
     pixel: u64,
@@ -128,12 +154,17 @@ pub struct Sampler {
     /// half, scramble seed in the high half.
     requests: [u64; SOBOL_REQUESTS as usize],
     known: u32,
-    /// The sample index, bit-reversed (the scrambles work in the bit-reversed domain).
-    index_rev: u32,
     /// Hash of (pixel, sample) that keys the requests past the Sobol ones.
     sample: u64,
     /// Number of the next sequential request.
     request: u32,
+    /// The current sample's batch (sample index / LANES) and its lane in it.
+    batch: u32,
+    lane: usize,
+    /// Sobol requests whose values for the current batch are in `values`.
+    filled: u32,
+    /// Per Sobol request, both coordinates for each sample of the batch.
+    values: [[[f32; LANES]; 2]; SOBOL_REQUESTS as usize],
 }
 
 impl Sampler {
@@ -155,9 +186,14 @@ impl Sampler {
             pixel,
             requests: [0; SOBOL_REQUESTS as usize],
             known: 0,
-            index_rev: 0,
             sample: 0,
             request: 0,
+            // No sample index maps here (u32::MAX / LANES is smaller), so the first `start`
+            // begins a batch.
+            batch: u32::MAX,
+            lane: 0,
+            filled: 0,
+            values: [[[0.0; LANES]; 2]; SOBOL_REQUESTS as usize],
         }
     }
 
@@ -165,8 +201,13 @@ impl Sampler {
     #[inline(always)]
     pub fn start(&mut self, s: u32) {
         self.sample = mix64(self.pixel ^ u64::from(s));
-        self.index_rev = s.reverse_bits();
         self.request = 0;
+        let batch = s / LANES as u32;
+        if batch != self.batch {
+            self.batch = batch;
+            self.filled = 0;
+        }
+        self.lane = s as usize % LANES;
     }
 
     /// Reserves the next `n` requests and returns the number of the first; read them with
@@ -178,21 +219,51 @@ impl Sampler {
         first
     }
 
-    /// Scramble seed and bit-reversed shuffled index of Sobol request `r` (< SOBOL_REQUESTS).
+    /// Hash of Sobol request `r` (< SOBOL_REQUESTS), computed by the first sample of the pixel
+    /// that reaches it.
     #[inline(always)]
-    fn sobol_request(&mut self, r: u32) -> (u32, u32) {
+    fn request_hash(&mut self, r: u32) -> u64 {
         let bit = 1u32 << r;
-        // The first sample of the pixel to reach request r computes its hash.
         if self.known & bit == 0 {
             self.requests[r as usize] =
                 mix64(self.pixel ^ u64::from(r + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
             self.known |= bit;
         }
-        let h = self.requests[r as usize];
-        // Shuffling the index by its own Owen scramble decorrelates the patterns' orders.
-        // Kept bit-reversed: owen_scramble(i) = reverse(lk(reverse(i))).
-        let idx_rev = lk_permute(self.index_rev, h as u32);
-        (idx_rev, (h >> 32) as u32)
+        self.requests[r as usize]
+    }
+
+    /// Both coordinates of Sobol request `r` for the current sample, filling the batch's
+    /// values of that request first if no sample of the batch has asked for them yet.
+    #[inline(always)]
+    fn sobol(&mut self, r: u32) -> (f32, f32) {
+        if self.filled & (1 << r) == 0 {
+            self.fill(r);
+        }
+        let v = &self.values[r as usize];
+        (v[0][self.lane], v[1][self.lane])
+    }
+
+    /// Request `r`'s values for every sample of the current batch: dimensions 0 and 1 of its
+    /// Owen-scrambled Sobol pattern at its own shuffle of the sample index (Burley 2020). All
+    /// scrambling works on bit-reversed values, where the Laine–Karras permutation, which lets
+    /// bits affect only higher bits, is a nested uniform scramble.
+    #[inline(always)]
+    fn fill(&mut self, r: u32) {
+        let h = self.request_hash(r);
+        let (shuffle, seed) = (h as u32, (h >> 32) as u32);
+        let first = self.batch.wrapping_mul(LANES as u32);
+        let [v0, v1] = &mut self.values[r as usize];
+        for (lane, (v0, v1)) in v0.iter_mut().zip(v1.iter_mut()).enumerate() {
+            // The shuffled index: owen_scramble(s) = reverse(lk(reverse(s))).
+            let index = lk_permute((first + lane as u32).reverse_bits(), shuffle).reverse_bits();
+            // Dimension 0 is the radical inverse, reverse(index), whose Owen scramble is
+            // reverse(lk(index)); dimension 1 likewise from its generator matrix.
+            let d0 = lk_permute(index, seed);
+            let d1 = lk_permute(sobol_dim1_rev_from_index(index), seed ^ 0x6a09_e667);
+            *v0 = to_unit(d0.reverse_bits());
+            *v1 = to_unit(d1.reverse_bits());
+        }
+        self.filled |= 1 << r;
     }
 
     /// 64 hashed bits for a request past the Sobol ones.
@@ -205,10 +276,7 @@ impl Sampler {
     #[inline(always)]
     pub fn at_1d(&mut self, r: u32) -> f32 {
         if r < SOBOL_REQUESTS {
-            let (idx_rev, seed) = self.sobol_request(r);
-            // Dimension 0 is the radical inverse, reverse(idx) = idx_rev; its Owen scramble is
-            // reverse(lk(reverse(idx_rev))).
-            to_unit(lk_permute(idx_rev.reverse_bits(), seed).reverse_bits())
+            self.sobol(r).0
         } else {
             to_unit(self.hashed(r) as u32)
         }
@@ -218,13 +286,7 @@ impl Sampler {
     #[inline(always)]
     pub fn at_2d(&mut self, r: u32) -> (f32, f32) {
         if r < SOBOL_REQUESTS {
-            let (idx_rev, seed) = self.sobol_request(r);
-            let d0 = lk_permute(idx_rev.reverse_bits(), seed);
-            let d1 = lk_permute(table4(&SOBOL_DIM1_REV, idx_rev), seed ^ 0x6a09_e667);
-            // Both final reversals in one: reversing (d0, d1) as a u64 yields
-            // (reverse(d1), reverse(d0)).
-            let both = ((u64::from(d0) << 32) | u64::from(d1)).reverse_bits();
-            (to_unit(both as u32), to_unit((both >> 32) as u32))
+            self.sobol(r)
         } else {
             let h = self.hashed(r);
             (to_unit(h as u32), to_unit((h >> 32) as u32))
@@ -270,30 +332,35 @@ mod tests {
         }
     }
 
-    /// The fast paths equal the textbook form: Owen-scrambled Sobol with a shuffled index.
+    /// The shift-and-mask form of dimension 1 equals the table form on reversed indices.
     #[test]
-    fn fast_paths_match_the_textbook_scramble() {
-        for s in 0..300u32 {
+    fn dim1_shift_form_matches_the_table() {
+        let mut x = 0x0123_4567u32;
+        for i in 0..20_000u32 {
+            x = (mix64(u64::from(x) ^ u64::from(i)) >> 16) as u32;
+            for v in [x, i, i.reverse_bits(), !i] {
+                assert_eq!(sobol_dim1_rev_from_index(v.reverse_bits()), table4(&SOBOL_DIM1_REV, v), "{v:#x}");
+            }
+        }
+    }
+
+    /// The batched values equal the textbook form: Owen-scrambled Sobol with a shuffled index.
+    #[test]
+    fn batches_match_the_textbook_scramble() {
+        for s in (0..300u32).chain([u32::MAX - 9, u32::MAX]) {
             let mut fast = Sampler::new(3, 10, 20, s);
-            let mut slow = fast.clone();
             let a = (fast.next_1d(), fast.next_2d());
-            let (idx_rev, seed) = slow.sobol_request(0);
-            let idx = idx_rev.reverse_bits();
-            assert_eq!(
-                idx,
-                owen_scramble(s, {
-                    let h = mix64(slow.pixel ^ 0x9e37_79b9_7f4a_7c15);
-                    h as u32
-                })
-            );
-            let u = to_unit(owen_scramble(idx.reverse_bits(), seed));
-            let (idx_rev, seed) = slow.sobol_request(1);
-            let idx = idx_rev.reverse_bits();
+            let mut slow = Sampler::for_pixel(3, 10, 20);
+            let (h0, h1) = (slow.request_hash(0), slow.request_hash(1));
+            let idx = owen_scramble(s, h0 as u32);
+            let u = to_unit(owen_scramble(idx.reverse_bits(), (h0 >> 32) as u32));
+            let idx = owen_scramble(s, h1 as u32);
+            let seed = (h1 >> 32) as u32;
             let v = (
                 to_unit(owen_scramble(idx.reverse_bits(), seed)),
                 to_unit(owen_scramble(sobol_dim1(idx), seed ^ 0x6a09_e667)),
             );
-            assert_eq!(a, (u, v));
+            assert_eq!(a, (u, v), "{s}");
         }
     }
 
