@@ -271,13 +271,6 @@ const COS_BINS: usize = 20;
 const PHI_BINS: usize = 40;
 const SUB: usize = 24;
 
-fn bin_of(w: V3) -> usize {
-    let c = ((w.z.clamp(-1.0, 1.0) + 1.0) * 0.5 * COS_BINS as f32).min(COS_BINS as f32 - 1.0) as usize;
-    let phi = w.y.atan2(w.x).rem_euclid(2.0 * std::f32::consts::PI);
-    let p = (phi / (2.0 * std::f32::consts::PI) * PHI_BINS as f32).min(PHI_BINS as f32 - 1.0) as usize;
-    c * PHI_BINS + p
-}
-
 /// Expected probability of each (cos θ, φ) bin: the reported pdf integrated over the bin by the
 /// midpoint rule on a 24x24 grid in (θ, φ) (dω = sin θ dθ dφ; θ rather than cos θ so that
 /// narrow lobes near the poles, e.g. transmission at normal incidence, get enough points).
@@ -344,7 +337,7 @@ fn sampling_matches_pdf_chi_square() {
             for _ in 0..n {
                 if let Some(s) = b.sample(wo, rng.next(), rng.next(), rng.next()) {
                     if !s.delta {
-                        hist[bin_of(s.wi)] += 1;
+                        hist[common::sphere_bin(s.wi, COS_BINS, PHI_BINS)] += 1;
                     }
                 }
             }

@@ -22,13 +22,6 @@ const Z_BINS: usize = 40;
 const PHI_BINS: usize = 16;
 const SUB: usize = 16;
 
-fn bin_of(w: V3) -> usize {
-    let z = ((w.z.clamp(-1.0, 1.0) + 1.0) * 0.5 * Z_BINS as f32).min(Z_BINS as f32 - 1.0) as usize;
-    let phi = w.y.atan2(w.x).rem_euclid(2.0 * std::f32::consts::PI);
-    let p = (phi / (2.0 * std::f32::consts::PI) * PHI_BINS as f32).min(PHI_BINS as f32 - 1.0) as usize;
-    z * PHI_BINS + p
-}
-
 /// Each (z, φ) bin's probability under the reported pdf, by the midpoint rule (dω = dz dφ).
 fn expected(e: &EnvSampler) -> Vec<f64> {
     let (dz, dp) = (2.0 / Z_BINS as f64, 2.0 * PI / PHI_BINS as f64);
@@ -106,7 +99,7 @@ fn env_sampling_matches_pdf_chi_square() {
                 "{name}: sample pdf {pdf} vs {}",
                 e.pdf(d)
             );
-            hist[bin_of(d)] += 1;
+            hist[common::sphere_bin(d, Z_BINS, PHI_BINS)] += 1;
         }
         let (chi2, dof, p) = chi_square(&exp, &hist, n, name);
         eprintln!("{name}: chi2 {chi2:.1} dof {dof} p {p:.3e}");

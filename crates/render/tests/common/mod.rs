@@ -64,6 +64,15 @@ pub fn shared_scene(name: &str) -> std::path::PathBuf {
 
 // ------------------------------------------------------------------ chi-square
 
+/// Index of the (z, φ) bin holding unit direction `w`: `z_bins` equal slices of z = cos θ in
+/// [-1, 1] (equal solid angle each), each split into `phi_bins` equal slices of φ.
+pub fn sphere_bin(w: tessera_render::math::V3, z_bins: usize, phi_bins: usize) -> usize {
+    let z = ((w.z.clamp(-1.0, 1.0) + 1.0) * 0.5 * z_bins as f32).min(z_bins as f32 - 1.0) as usize;
+    let phi = w.y.atan2(w.x).rem_euclid(2.0 * std::f32::consts::PI);
+    let p = (phi / (2.0 * std::f32::consts::PI) * phi_bins as f32).min(phi_bins as f32 - 1.0) as usize;
+    z * phi_bins + p
+}
+
 /// Pearson's chi-square of observed counts `hist` (from `n` draws) against expected bin
 /// probabilities `exp`: bins expecting fewer than 5 draws are pooled, in order of expected
 /// count, into one cell (the chi-square approximation needs it). Returns (chi², degrees of
