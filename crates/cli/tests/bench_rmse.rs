@@ -40,13 +40,7 @@ fn time_to_rmse_finds_the_smallest_spp_that_reaches_the_target() {
     converged["render"]["spp"] = 1024.into();
     let ref_scene = dir.path().join("converged.json");
     std::fs::write(&ref_scene, converged.to_string()).unwrap();
-    let status = Command::new(common::bin())
-        .args(["render", "--quiet"])
-        .arg(&ref_scene)
-        .arg("-o")
-        .arg(dir.path().join("scene.reference.exr"))
-        .status()
-        .unwrap();
+    let status = common::render_cmd(&ref_scene, &dir.path().join("scene.reference.exr")).status().unwrap();
     assert!(status.success());
 
     // Unreachable: doubling stops at --max-spp, every probe is printed, the command fails.

@@ -5,7 +5,6 @@ mod common;
 
 use common::{small_scene, Up};
 use serde_json::json;
-use std::process::Command;
 
 fn scene_with_obj() -> serde_json::Value {
     let mut scene = small_scene(32, 24, 2);
@@ -22,20 +21,12 @@ fn local_render_resolves_mesh_paths_against_the_scene_file() {
     std::fs::write(&scene_path, scene_with_obj().to_string()).unwrap();
     let out = dir.path().join("out.png");
     let cwd = tempfile::tempdir().unwrap(); // the path must not depend on the working directory
-    let run = Command::new(common::bin())
-        .current_dir(cwd.path())
-        .args(["render", "--quiet"])
-        .arg(&scene_path)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = common::render_cmd(&scene_path, &out).current_dir(cwd.path()).output().unwrap();
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let with_mesh = image::open(&out).unwrap().to_rgb8();
 
     std::fs::write(&scene_path, small_scene(32, 24, 2).to_string()).unwrap();
-    let run =
-        Command::new(common::bin()).args(["render", "--quiet"]).arg(&scene_path).arg("-o").arg(&out).output();
+    let run = common::render_cmd(&scene_path, &out).output();
     assert!(run.unwrap().status.success());
     assert_ne!(with_mesh, image::open(&out).unwrap().to_rgb8(), "the mesh left no trace in the image");
 }

@@ -5,7 +5,6 @@ mod common;
 
 use common::small_scene;
 use serde_json::json;
-use std::process::Command;
 
 #[test]
 fn local_render_refuses_what_the_schema_refuses_naming_the_field() {
@@ -15,13 +14,7 @@ fn local_render_refuses_what_the_schema_refuses_naming_the_field() {
     let scene_path = dir.path().join("scene.json");
     std::fs::write(&scene_path, scene.to_string()).unwrap();
     let out = dir.path().join("out.png");
-    let run = Command::new(common::bin())
-        .args(["render", "--quiet"])
-        .arg(&scene_path)
-        .arg("-o")
-        .arg(&out)
-        .output()
-        .unwrap();
+    let run = common::render_cmd(&scene_path, &out).output().unwrap();
     assert!(!run.status.success(), "a scene with albedo 1.5 rendered");
     let err = String::from_utf8_lossy(&run.stderr);
     // "<= 1" is the schema's wording; Scene::validate would say "must be in [0, 1]".

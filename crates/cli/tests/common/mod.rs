@@ -104,16 +104,20 @@ pub fn small_scene(w: u32, h: u32, spp: u32) -> Value {
     scene
 }
 
+/// `tessera render --quiet SCENE -o OUT`, for the caller to add options to and run.
+pub fn render_cmd(scene: &Path, out: &Path) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.args(["render", "--quiet"]).arg(scene).arg("-o").arg(out);
+    cmd
+}
+
 /// Renders `scene` with `tessera render` and returns the file's bytes.
 pub fn render_locally(dir: &Path, scene: &Value, threads: usize, ext: &str) -> Vec<u8> {
     let scene_path = dir.join(format!("scene-{threads}.json"));
     std::fs::write(&scene_path, serde_json::to_vec(scene).unwrap()).unwrap();
     let out = dir.join(format!("local-{threads}.{ext}"));
-    let status = Command::new(bin())
-        .args(["render", "--quiet", "--threads", &threads.to_string()])
-        .arg(&scene_path)
-        .arg("-o")
-        .arg(&out)
+    let status = render_cmd(&scene_path, &out)
+        .args(["--threads", &threads.to_string()])
         .status()
         .expect("run tessera render");
     assert!(status.success(), "tessera render failed");
