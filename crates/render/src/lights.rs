@@ -78,6 +78,18 @@ fn area(p: &Prim) -> f32 {
     }
 }
 
+/// A direction uniform in solid angle within the cone around unit `axis` whose half-angle θ
+/// has 1 − cos θ = `one_minus` (a sun disc, a sphere seen from outside); its density is
+/// 1 / (2π·one_minus).
+#[inline(always)]
+fn uniform_cone(axis: V3, one_minus: f32, u: f32, v: f32) -> V3 {
+    let um = u * one_minus;
+    let cos = 1.0 - um;
+    let sin = (um * (2.0 - um)).max(0.0).sqrt();
+    let (s, c) = libm::sincosf(2.0 * PI * v);
+    Frame::new(axis).to_world(V3::new(sin * c, sin * s, cos))
+}
+
 /// pbrt-v4's smoothstep: 0 at or below `a`, 1 at or above `b`, a hard step when they are equal.
 #[inline]
 fn smoothstep(x: f32, a: f32, b: f32) -> f32 {
@@ -296,14 +308,8 @@ impl Lights {
                         delta: true,
                     });
                 }
-                // Uniform in the cone of the disc.
-                let um = u * one_minus;
-                let cos = 1.0 - um;
-                let sin = (um * (2.0 - um)).max(0.0).sqrt();
-                let (s, c) = libm::sincosf(2.0 * PI * v);
-                let wi = Frame::new(to_sun).to_world(V3::new(sin * c, sin * s, cos));
                 return Some(LightSample {
-                    wi,
+                    wi: uniform_cone(to_sun, one_minus, u, v),
                     prim: NONE,
                     dist: f32::INFINITY,
                     radiance,
@@ -328,11 +334,7 @@ impl Lights {
                 let cos_max = (1.0 - sin2_max).max(0.0).sqrt();
                 // 1 - cos written to keep precision for small, distant spheres.
                 let one_minus = sin2_max / (1.0 + cos_max);
-                let um = u * one_minus;
-                let cos = 1.0 - um;
-                let sin = (um * (2.0 - um)).max(0.0).sqrt();
-                let (s, c) = libm::sincosf(2.0 * PI * v);
-                let wi = Frame::new(d / dist2.sqrt()).to_world(V3::new(sin * c, sin * s, cos));
+                let wi = uniform_cone(d / dist2.sqrt(), one_minus, u, v);
                 (wi, 1.0 / (2.0 * PI * one_minus), f32::INFINITY)
             }
             Kind::Quad | Kind::Triangle => {
@@ -440,7 +442,6 @@ mod tests {
             })
         };
         let (lamp, sun, _) = shares(scene(10_000.0));
-        eprintln!("lamp {lamp} sun {sun}");
         assert!((0.1..0.9).contains(&lamp), "lamp share {lamp}, sun {sun}");
         // What the camera sees decides, not the ground's extent beyond the view.
         let (lamp_small, _, _) = shares(scene(50.0));
