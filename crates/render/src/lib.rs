@@ -19,6 +19,8 @@ mod geometry;
 mod import;
 mod integrator;
 mod isa;
+#[allow(dead_code)] // until the wide integrator and packet traversal use it
+mod lane;
 mod lights;
 mod material;
 pub mod math;

@@ -23,15 +23,116 @@ pub fn fmax(a: f32, b: f32) -> f32 {
     }
 }
 
-/// A 3-vector of f32 used for points, directions and RGB.
+/// A float type the vector maths runs on: `f32` for one path, or [`crate::lane::F8`] for eight
+/// paths in lockstep, one per SIMD lane. Each operation is the IEEE operation lane by lane, so a
+/// lane of an `F8` computation has exactly the bits of the same `f32` computation (Rust neither
+/// contracts nor reassociates float arithmetic).
+pub trait Real:
+    Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + Neg<Output = Self>
+{
+    /// The same value in every lane.
+    fn splat(v: f32) -> Self;
+    /// Square root.
+    fn sqrt(self) -> Self;
+    /// [`fmin`] lane by lane.
+    fn fmin(self, o: Self) -> Self;
+    /// [`fmax`] lane by lane.
+    fn fmax(self, o: Self) -> Self;
+    /// The magnitude of 1 with the sign of `self`.
+    fn signum1(self) -> Self;
+}
+
+impl Real for f32 {
+    #[inline(always)]
+    fn splat(v: f32) -> f32 {
+        v
+    }
+    #[inline(always)]
+    fn sqrt(self) -> f32 {
+        f32::sqrt(self)
+    }
+    #[inline(always)]
+    fn fmin(self, o: f32) -> f32 {
+        fmin(self, o)
+    }
+    #[inline(always)]
+    fn fmax(self, o: f32) -> f32 {
+        fmax(self, o)
+    }
+    #[inline(always)]
+    fn signum1(self) -> f32 {
+        1.0f32.copysign(self)
+    }
+}
+
+/// A 3-vector used for points, directions and RGB; of `f32` ([`V3`]) or of lanes.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct V3 {
+pub struct Vec3<T = f32> {
     /// X (or red).
-    pub x: f32,
+    pub x: T,
     /// Y (or green).
-    pub y: f32,
+    pub y: T,
     /// Z (or blue).
-    pub z: f32,
+    pub z: T,
+}
+
+/// A 3-vector of f32.
+pub type V3 = Vec3<f32>;
+
+impl<T: Copy> Vec3<T> {
+    /// Builds a vector from its components.
+    #[inline(always)]
+    pub const fn new(x: T, y: T, z: T) -> Vec3<T> {
+        Vec3 { x, y, z }
+    }
+    /// The same value in every component.
+    #[inline(always)]
+    pub const fn splat(v: T) -> Vec3<T> {
+        Vec3 { x: v, y: v, z: v }
+    }
+}
+
+impl<T: Real> Vec3<T> {
+    /// Dot product.
+    #[inline(always)]
+    pub fn dot(self, o: Vec3<T>) -> T {
+        self.x * o.x + self.y * o.y + self.z * o.z
+    }
+    /// Cross product.
+    #[inline(always)]
+    pub fn cross(self, o: Vec3<T>) -> Vec3<T> {
+        Vec3::new(self.y * o.z - self.z * o.y, self.z * o.x - self.x * o.z, self.x * o.y - self.y * o.x)
+    }
+    /// Euclidean length.
+    #[inline(always)]
+    pub fn length(self) -> T {
+        self.dot(self).sqrt()
+    }
+    /// Unit vector in the same direction.
+    #[inline(always)]
+    pub fn normalize(self) -> Vec3<T> {
+        self * (T::splat(1.0) / self.length())
+    }
+    /// Component-wise product.
+    #[inline(always)]
+    pub fn cmul(self, o: Vec3<T>) -> Vec3<T> {
+        Vec3::new(self.x * o.x, self.y * o.y, self.z * o.z)
+    }
+    /// Component-wise minimum (NaN-unaware, see [`fmin`]).
+    #[inline(always)]
+    pub fn min(self, o: Vec3<T>) -> Vec3<T> {
+        Vec3::new(self.x.fmin(o.x), self.y.fmin(o.y), self.z.fmin(o.z))
+    }
+    /// Component-wise maximum (NaN-unaware, see [`fmax`]).
+    #[inline(always)]
+    pub fn max(self, o: Vec3<T>) -> Vec3<T> {
+        Vec3::new(self.x.fmax(o.x), self.y.fmax(o.y), self.z.fmax(o.z))
+    }
+    /// Largest component.
+    #[inline(always)]
+    pub fn max_elem(self) -> T {
+        self.x.fmax(self.y).fmax(self.z)
+    }
 }
 
 impl V3 {
@@ -40,60 +141,10 @@ impl V3 {
     /// All ones.
     pub const ONE: V3 = V3 { x: 1.0, y: 1.0, z: 1.0 };
 
-    /// Builds a vector from its components.
-    #[inline(always)]
-    pub const fn new(x: f32, y: f32, z: f32) -> V3 {
-        V3 { x, y, z }
-    }
     /// Builds a vector from an array.
     #[inline(always)]
     pub const fn from(a: [f32; 3]) -> V3 {
         V3 { x: a[0], y: a[1], z: a[2] }
-    }
-    /// The same value in every component.
-    #[inline(always)]
-    pub const fn splat(v: f32) -> V3 {
-        V3 { x: v, y: v, z: v }
-    }
-    /// Dot product.
-    #[inline(always)]
-    pub fn dot(self, o: V3) -> f32 {
-        self.x * o.x + self.y * o.y + self.z * o.z
-    }
-    /// Cross product.
-    #[inline(always)]
-    pub fn cross(self, o: V3) -> V3 {
-        V3::new(self.y * o.z - self.z * o.y, self.z * o.x - self.x * o.z, self.x * o.y - self.y * o.x)
-    }
-    /// Euclidean length.
-    #[inline(always)]
-    pub fn length(self) -> f32 {
-        self.dot(self).sqrt()
-    }
-    /// Unit vector in the same direction.
-    #[inline(always)]
-    pub fn normalize(self) -> V3 {
-        self * (1.0 / self.length())
-    }
-    /// Component-wise product.
-    #[inline(always)]
-    pub fn cmul(self, o: V3) -> V3 {
-        V3::new(self.x * o.x, self.y * o.y, self.z * o.z)
-    }
-    /// Component-wise minimum (NaN-unaware, see [`fmin`]).
-    #[inline(always)]
-    pub fn min(self, o: V3) -> V3 {
-        V3::new(fmin(self.x, o.x), fmin(self.y, o.y), fmin(self.z, o.z))
-    }
-    /// Component-wise maximum (NaN-unaware, see [`fmax`]).
-    #[inline(always)]
-    pub fn max(self, o: V3) -> V3 {
-        V3::new(fmax(self.x, o.x), fmax(self.y, o.y), fmax(self.z, o.z))
-    }
-    /// Largest component.
-    #[inline(always)]
-    pub fn max_elem(self) -> f32 {
-        fmax(fmax(self.x, self.y), self.z)
     }
     /// Largest absolute component.
     #[inline(always)]
@@ -128,85 +179,86 @@ impl Index<usize> for V3 {
     }
 }
 
-impl Add for V3 {
-    type Output = V3;
+impl<T: Real> Add for Vec3<T> {
+    type Output = Vec3<T>;
     #[inline(always)]
-    fn add(self, o: V3) -> V3 {
-        V3::new(self.x + o.x, self.y + o.y, self.z + o.z)
+    fn add(self, o: Vec3<T>) -> Vec3<T> {
+        Vec3::new(self.x + o.x, self.y + o.y, self.z + o.z)
     }
 }
-impl AddAssign for V3 {
+impl<T: Real> AddAssign for Vec3<T> {
     #[inline(always)]
-    fn add_assign(&mut self, o: V3) {
+    fn add_assign(&mut self, o: Vec3<T>) {
         *self = *self + o;
     }
 }
-impl Sub for V3 {
-    type Output = V3;
+impl<T: Real> Sub for Vec3<T> {
+    type Output = Vec3<T>;
     #[inline(always)]
-    fn sub(self, o: V3) -> V3 {
-        V3::new(self.x - o.x, self.y - o.y, self.z - o.z)
+    fn sub(self, o: Vec3<T>) -> Vec3<T> {
+        Vec3::new(self.x - o.x, self.y - o.y, self.z - o.z)
     }
 }
-impl Mul<f32> for V3 {
-    type Output = V3;
+impl<T: Real> Mul<T> for Vec3<T> {
+    type Output = Vec3<T>;
     #[inline(always)]
-    fn mul(self, s: f32) -> V3 {
-        V3::new(self.x * s, self.y * s, self.z * s)
+    fn mul(self, s: T) -> Vec3<T> {
+        Vec3::new(self.x * s, self.y * s, self.z * s)
     }
 }
-impl MulAssign<f32> for V3 {
+impl<T: Real> MulAssign<T> for Vec3<T> {
     #[inline(always)]
-    fn mul_assign(&mut self, s: f32) {
+    fn mul_assign(&mut self, s: T) {
         *self = *self * s;
     }
 }
-impl Div<f32> for V3 {
-    type Output = V3;
+impl<T: Real> Div<T> for Vec3<T> {
+    type Output = Vec3<T>;
     #[inline(always)]
-    fn div(self, s: f32) -> V3 {
-        self * (1.0 / s)
+    fn div(self, s: T) -> Vec3<T> {
+        self * (T::splat(1.0) / s)
     }
 }
-impl Neg for V3 {
-    type Output = V3;
+impl<T: Real> Neg for Vec3<T> {
+    type Output = Vec3<T>;
     #[inline(always)]
-    fn neg(self) -> V3 {
-        V3::new(-self.x, -self.y, -self.z)
+    fn neg(self) -> Vec3<T> {
+        Vec3::new(-self.x, -self.y, -self.z)
     }
 }
 
 /// An orthonormal basis around a unit normal, for turning local samples into world directions.
 #[derive(Debug, Clone, Copy)]
-pub struct Frame {
+pub struct Frame<T = f32> {
     /// First tangent.
-    pub s: V3,
+    pub s: Vec3<T>,
     /// Second tangent.
-    pub t: V3,
+    pub t: Vec3<T>,
     /// The normal.
-    pub n: V3,
+    pub n: Vec3<T>,
 }
 
-impl Frame {
+impl<T: Real> Frame<T> {
     /// Builds a frame from a unit normal (Duff et al. 2017, branchless and continuous enough).
     #[inline(always)]
-    pub fn new(n: V3) -> Frame {
-        let sign = 1.0f32.copysign(n.z);
-        let a = -1.0 / (sign + n.z);
+    pub fn new(n: Vec3<T>) -> Frame<T> {
+        let one = T::splat(1.0);
+        let sign = n.z.signum1();
+        let a = -one / (sign + n.z);
         let b = n.x * n.y * a;
-        let s = V3::new(1.0 + sign * n.x * n.x * a, sign * b, -sign * n.x);
-        let t = V3::new(b, sign + n.y * n.y * a, -n.y);
+        let s = Vec3::new(one + sign * n.x * n.x * a, sign * b, -sign * n.x);
+        let t = Vec3::new(b, sign + n.y * n.y * a, -n.y);
         Frame { s, t, n }
     }
     /// Local (x, y, z) to world.
     #[inline(always)]
-    pub fn to_world(&self, v: V3) -> V3 {
+    pub fn to_world(&self, v: Vec3<T>) -> Vec3<T> {
         self.s * v.x + self.t * v.y + self.n * v.z
     }
     /// World to local (x, y, z).
     #[inline(always)]
-    pub fn to_local(&self, v: V3) -> V3 {
-        V3::new(v.dot(self.s), v.dot(self.t), v.dot(self.n))
+    pub fn to_local(&self, v: Vec3<T>) -> Vec3<T> {
+        Vec3::new(v.dot(self.s), v.dot(self.t), v.dot(self.n))
     }
 }
 

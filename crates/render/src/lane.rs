@@ -1,0 +1,241 @@
+//! Eight f32 lanes, one per path of a sampler batch, for the wide integrator (`wide.rs`).
+//!
+//! Plain arrays with lane-wise loops, as `simd.rs`'s `F4`: LLVM turns each operation into one
+//! AVX instruction in the x86-64-v3 copy of the pixel loop and into two SSE instructions in the
+//! baseline copy, with no `unsafe`. Every operation is the IEEE operation per lane, so lane i
+//! of a computation has the bits the scalar computation has for path i.
+
+use crate::math::{fmax, fmin, Real, Vec3};
+use std::ops::{Add, BitAnd, BitOr, Div, Mul, Neg, Not, Sub};
+
+/// Lanes per wide value: the sampler's batch of consecutive samples.
+pub(crate) const W: usize = 8;
+
+/// Applies `$f` to each lane index and collects the results into an array.
+macro_rules! lanes {
+    (|$i:ident| $e:expr) => {{
+        let mut out = [Default::default(); W];
+        for $i in 0..W {
+            out[$i] = $e;
+        }
+        out
+    }};
+}
+
+/// Eight f32 lanes, 32-byte aligned so loads and stores are aligned AVX moves.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[repr(C, align(32))]
+pub(crate) struct F8(pub [f32; W]);
+
+/// Eight lane flags, each all ones (true) or all zeros, as compares produce them, so `select`
+/// is a bitwise blend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[repr(C, align(32))]
+pub(crate) struct M8(pub [u32; W]);
+
+/// Eight 3-vectors, one per lane.
+pub(crate) type V8 = Vec3<F8>;
+
+impl M8 {
+    /// Every lane false.
+    pub(crate) const NONE: M8 = M8([0; W]);
+
+    /// Lane i set where bit i of `bits` is.
+    #[inline(always)]
+    pub(crate) fn from_bits(bits: u32) -> M8 {
+        M8(lanes!(|i| if bits >> i & 1 != 0 { u32::MAX } else { 0 }))
+    }
+
+    /// Bit i set where lane i is (`movmskps`).
+    #[inline(always)]
+    pub(crate) fn bits(self) -> u32 {
+        let mut b = 0;
+        for i in 0..W {
+            b |= (self.0[i] >> 31) << i;
+        }
+        b
+    }
+
+    /// Whether lane `i` is set.
+    #[inline(always)]
+    pub(crate) fn get(self, i: usize) -> bool {
+        self.0[i] != 0
+    }
+}
+
+impl BitAnd for M8 {
+    type Output = M8;
+    #[inline(always)]
+    fn bitand(self, o: M8) -> M8 {
+        M8(lanes!(|i| self.0[i] & o.0[i]))
+    }
+}
+
+impl BitOr for M8 {
+    type Output = M8;
+    #[inline(always)]
+    fn bitor(self, o: M8) -> M8 {
+        M8(lanes!(|i| self.0[i] | o.0[i]))
+    }
+}
+
+impl Not for M8 {
+    type Output = M8;
+    #[inline(always)]
+    fn not(self) -> M8 {
+        M8(lanes!(|i| !self.0[i]))
+    }
+}
+
+/// A lane-wise comparison as a mask.
+macro_rules! compare {
+    ($name:ident, $op:tt) => {
+        /// Lane-wise comparison (false where either lane is NaN, except for `ne`).
+        #[inline(always)]
+        pub(crate) fn $name(self, o: F8) -> M8 {
+            M8(lanes!(|i| if self.0[i] $op o.0[i] { u32::MAX } else { 0 }))
+        }
+    };
+}
+
+impl F8 {
+    /// Lane i is `f(i)`.
+    #[inline(always)]
+    pub(crate) fn from_fn(f: impl Fn(usize) -> f32) -> F8 {
+        F8(lanes!(|i| f(i)))
+    }
+
+    compare!(lt, <);
+    compare!(le, <=);
+    compare!(gt, >);
+    compare!(ge, >=);
+    compare!(eq, ==);
+
+    /// Lane-wise `if m { a } else { b }`, as a bitwise blend.
+    #[inline(always)]
+    pub(crate) fn select(m: M8, a: F8, b: F8) -> F8 {
+        F8(lanes!(|i| f32::from_bits((a.0[i].to_bits() & m.0[i]) | (b.0[i].to_bits() & !m.0[i]))))
+    }
+
+    /// Absolute value.
+    #[inline(always)]
+    pub(crate) fn abs(self) -> F8 {
+        F8(lanes!(|i| self.0[i].abs()))
+    }
+}
+
+/// A lane-wise binary operator.
+macro_rules! binary {
+    ($tr:ident, $f:ident, $op:tt) => {
+        impl $tr for F8 {
+            type Output = F8;
+            #[inline(always)]
+            fn $f(self, o: F8) -> F8 {
+                F8(lanes!(|i| self.0[i] $op o.0[i]))
+            }
+        }
+    };
+}
+
+binary!(Add, add, +);
+binary!(Sub, sub, -);
+binary!(Mul, mul, *);
+binary!(Div, div, /);
+
+impl Neg for F8 {
+    type Output = F8;
+    #[inline(always)]
+    fn neg(self) -> F8 {
+        F8(lanes!(|i| -self.0[i]))
+    }
+}
+
+impl Real for F8 {
+    #[inline(always)]
+    fn splat(v: f32) -> F8 {
+        F8([v; W])
+    }
+    #[inline(always)]
+    fn sqrt(self) -> F8 {
+        F8(lanes!(|i| self.0[i].sqrt()))
+    }
+    #[inline(always)]
+    fn fmin(self, o: F8) -> F8 {
+        F8(lanes!(|i| fmin(self.0[i], o.0[i])))
+    }
+    #[inline(always)]
+    fn fmax(self, o: F8) -> F8 {
+        F8(lanes!(|i| fmax(self.0[i], o.0[i])))
+    }
+    #[inline(always)]
+    fn signum1(self) -> F8 {
+        F8(lanes!(|i| 1.0f32.copysign(self.0[i])))
+    }
+}
+
+impl V8 {
+    /// Lane `i` as a scalar vector.
+    #[inline(always)]
+    pub(crate) fn get(&self, i: usize) -> Vec3 {
+        Vec3::new(self.x.0[i], self.y.0[i], self.z.0[i])
+    }
+
+    /// Sets lane `i` to `v`.
+    #[inline(always)]
+    pub(crate) fn set(&mut self, i: usize, v: Vec3) {
+        self.x.0[i] = v.x;
+        self.y.0[i] = v.y;
+        self.z.0[i] = v.z;
+    }
+
+    /// Lane-wise `if m { a } else { b }`.
+    #[inline(always)]
+    pub(crate) fn select(m: M8, a: V8, b: V8) -> V8 {
+        Vec3::new(F8::select(m, a.x, b.x), F8::select(m, a.y, b.y), F8::select(m, a.z, b.z))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Equal bits, or both NaN: NaN payloads differ between constant folding and hardware,
+    /// and the integrator drops non-finite samples whatever their bits.
+    fn same(a: f32, b: f32) -> bool {
+        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+    }
+
+    #[test]
+    fn lanes_compute_the_scalar_bits() {
+        let a = F8([1.0, -2.5, 0.0, -0.0, f32::INFINITY, 3.0e-39, 7.0, f32::NAN]);
+        let b = F8([3.0, 0.1, -0.0, 0.0, 2.0, 1.0e-3, -7.0, 1.0]);
+        for i in 0..W {
+            let (x, y) = (a.0[i], b.0[i]);
+            assert!(same((a + b).0[i], x + y), "lane {i}");
+            assert!(same((a - b).0[i], x - y), "lane {i}");
+            assert!(same((a * b).0[i], x * y), "lane {i}");
+            assert!(same((a / b).0[i], x / y), "lane {i}");
+            assert!(same(a.sqrt().0[i], x.sqrt()), "lane {i}");
+            assert!(same(a.fmin(b).0[i], fmin(x, y)), "lane {i}");
+            assert!(same(a.fmax(b).0[i], fmax(x, y)), "lane {i}");
+            assert_eq!(a.signum1().0[i], 1.0f32.copysign(x));
+            assert_eq!(a.lt(b).get(i), x < y);
+            assert_eq!(a.eq(b).get(i), x == y);
+        }
+    }
+
+    #[test]
+    fn masks_select_and_round_trip_through_bits() {
+        for bits in [0u32, 1, 0x80, 0xa5, 0xff] {
+            let m = M8::from_bits(bits);
+            assert_eq!(m.bits(), bits);
+            let s = F8::select(m, F8::splat(1.0), F8::splat(2.0));
+            for i in 0..W {
+                assert_eq!(s.0[i], if bits >> i & 1 != 0 { 1.0 } else { 2.0 });
+            }
+            assert_eq!((!m).bits(), !bits & 0xff);
+            assert_eq!((m & M8::from_bits(0x0f)).bits(), bits & 0x0f);
+            assert_eq!((m | M8::from_bits(0x0f)).bits(), bits | 0x0f);
+        }
+    }
+}
