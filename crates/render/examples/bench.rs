@@ -2,7 +2,8 @@
 //! `cargo run --release -p tessera-render --example bench -- --threads 2 --spp 64 --repeats 3 \
 //!   /work/shared/scenes/S1_spheres.json /work/shared/scenes/S2_materials.json`
 //! A `NAME.reference.exr` beside a scene is used as its reference when present.
-//! `--env-light on|off` forces the environment's light sampling (default: the renderer's).
+//! `--env-light on|off` forces the environment's light sampling, `--wide on|off` the eight-lane
+//! or the one-sample integrator (default: the renderer's).
 //!
 //! `--mesh1m S1.json` adds a generated scene: S1 with each sphere replaced by a UV-sphere mesh,
 //! about 1M triangles in all (written to a temporary file, not committed), and prints its
@@ -78,6 +79,7 @@ fn main() {
     let mut spp = None;
     let mut repeats = 3u32;
     let mut env_light = None;
+    let mut wide = None;
     let mut scenes = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -87,6 +89,7 @@ fn main() {
             "--spp" => spp = Some(val().parse().expect("--spp N")),
             "--repeats" => repeats = val().parse().expect("--repeats N"),
             "--env-light" => env_light = Some(val() == "on"),
+            "--wide" => wide = Some(val() == "on"),
             "--mesh1m" => scenes.push(mesh_scene(Path::new(&val()))),
             _ => scenes.push(PathBuf::from(a)),
         }
@@ -94,8 +97,8 @@ fn main() {
     for scene in scenes {
         let reference = scene.with_extension("reference.exr");
         let reference = reference.exists().then_some(reference);
-        let r =
-            run_bench_with(&scene, reference.as_deref(), threads, spp, repeats, env_light).expect("bench");
+        let r = run_bench_with(&scene, reference.as_deref(), threads, spp, repeats, env_light, wide)
+            .expect("bench");
         println!(
             "{}: {}x{} spp {} depth {} threads {} isa {}: prepare {:.3} s; render s {:?} median {:.3} s -> {:.2} Msamples/s; mean {:.4} ref mean {:?} rmse {:?} rmse8x8 {:?}",
             scene.display(),

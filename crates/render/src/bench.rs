@@ -113,11 +113,12 @@ pub fn run_bench(
     spp: Option<u32>,
     repeats: u32,
 ) -> Result<BenchReport, RenderError> {
-    run_bench_with(scene_path, reference_exr, threads, spp, repeats, None)
+    run_bench_with(scene_path, reference_exr, threads, spp, repeats, None, None)
 }
 
 /// [`run_bench`] with the environment's light sampling forced on or off
-/// ([`PreparedScene::with_env_light`]); None keeps the renderer's default.
+/// ([`PreparedScene::with_env_light`]) and the wide or the one-sample integrator forced
+/// ([`PreparedScene::with_wide`]); None keeps the renderer's default.
 pub fn run_bench_with(
     scene_path: &Path,
     reference_exr: Option<&Path>,
@@ -125,11 +126,15 @@ pub fn run_bench_with(
     spp: Option<u32>,
     repeats: u32,
     env_light: Option<bool>,
+    wide: Option<bool>,
 ) -> Result<BenchReport, RenderError> {
     let Loaded { mut prepared, pool, prepare_seconds, reference } =
         load(scene_path, reference_exr, threads, spp)?;
     if let Some(on) = env_light {
         prepared = prepared.with_env_light(on);
+    }
+    if let Some(on) = wide {
+        prepared = prepared.with_wide(on);
     }
     let (seconds, image) = timed_renders(&pool, &prepared, repeats);
     let median_seconds = median(&seconds);

@@ -2,22 +2,53 @@
 //! Russian roulette; one pixel at a time, samples in order.
 
 use crate::bvh::Stack;
-use crate::lights::NONE;
+use crate::geometry::Surface;
+use crate::lights::{LightSample, NONE};
 use crate::material::Material;
-use crate::math::{Ray, V3};
+use crate::math::{Ray, Real, V3};
 use crate::sampler::Sampler;
 use crate::PreparedScene;
 
 /// Russian roulette starts once a path has this many segments (Mitsuba's default `rr_depth`).
-const RR_DEPTH: u32 = 5;
+pub(crate) const RR_DEPTH: u32 = 5;
 
-/// The pixel's radiance estimate: the mean of its samples, summed in sample order. Samples that
-/// come out non-finite are dropped (and excluded from the mean) so one cannot poison a tile.
+/// The mean of a pixel's sample radiances, summed in sample order. Samples that come out
+/// non-finite are dropped (and excluded from the mean) so one cannot poison a tile.
+#[derive(Default)]
+pub(crate) struct Mean {
+    sum: [f64; 3],
+    n: u32,
+}
+
+impl Mean {
+    /// Adds the next sample.
+    #[inline(always)]
+    pub(crate) fn add(&mut self, l: V3) {
+        if l.is_finite() {
+            self.sum[0] += f64::from(l.x);
+            self.sum[1] += f64::from(l.y);
+            self.sum[2] += f64::from(l.z);
+            self.n += 1;
+        }
+    }
+
+    /// The mean (black if no sample was finite).
+    #[inline(always)]
+    pub(crate) fn get(&self) -> [f32; 3] {
+        if self.n == 0 {
+            return [0.0; 3];
+        }
+        let inv = 1.0 / f64::from(self.n);
+        [(self.sum[0] * inv) as f32, (self.sum[1] * inv) as f32, (self.sum[2] * inv) as f32]
+    }
+}
+
+/// The pixel's radiance estimate, one sample at a time (the oracle `wide::pixel` is tested
+/// against).
 // Always inlined: `isa` compiles the whole pixel loop once per instruction-set level.
 #[inline(always)]
 pub(crate) fn pixel(scene: &PreparedScene, x: u32, y: u32) -> [f32; 3] {
-    let mut sum = [0.0f64; 3];
-    let mut n = 0u32;
+    let mut mean = Mean::default();
     let mut stack = Stack::new();
     // One sampler for the pixel: the hashes that do not depend on the sample index are
     // computed once, not per sample.
@@ -26,36 +57,45 @@ pub(crate) fn pixel(scene: &PreparedScene, x: u32, y: u32) -> [f32; 3] {
         sampler.start(s);
         let (jx, jy) = sampler.next_2d();
         let ray = scene.camera.ray(x as f32 + jx, y as f32 + jy);
-        let l = radiance(scene, ray, &mut sampler, &mut stack);
-        if l.is_finite() {
-            sum[0] += f64::from(l.x);
-            sum[1] += f64::from(l.y);
-            sum[2] += f64::from(l.z);
-            n += 1;
-        }
+        mean.add(radiance(scene, ray, &mut sampler, &mut stack));
     }
-    if n == 0 {
-        return [0.0; 3];
-    }
-    let inv = 1.0 / f64::from(n);
-    [(sum[0] * inv) as f32, (sum[1] * inv) as f32, (sum[2] * inv) as f32]
+    mean.get()
 }
 
 /// Offset that lifts a spawned ray off the surface it leaves, scaled with the coordinates
 /// because f32 hit points carry error relative to their magnitude.
 #[inline(always)]
-fn offset(p: V3) -> f32 {
+pub(crate) fn offset(p: V3) -> f32 {
     1e-4 * p.max_abs().max(1.0)
 }
 
 /// Power heuristic (beta = 2) weight of a strategy with density `a` against one with `b`.
 #[inline(always)]
-fn power_heuristic(a: f32, b: f32) -> f32 {
+pub(crate) fn power_heuristic<T: Real>(a: T, b: T) -> T {
     let (a2, b2) = (a * a, b * b);
-    if a2 + b2 > 0.0 {
-        a2 / (a2 + b2)
-    } else {
-        0.0
+    T::select((a2 + b2).gt(T::splat(0.0)), a2 / (a2 + b2), T::splat(0.0))
+}
+
+/// A path between two vertices: the ray it travels next and what it has gathered so far.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Path {
+    pub ray: Ray,
+    /// Radiance gathered so far.
+    pub l: V3,
+    /// Throughput.
+    pub beta: V3,
+    /// Product of the relative IORs crossed (for Russian roulette).
+    pub eta_scale: f32,
+    /// Solid-angle density of the BSDF sample that produced `ray`, if light sampling competed
+    /// with it there (None: an emitter hit gets full weight).
+    pub mis_bsdf_pdf: Option<f32>,
+}
+
+impl Path {
+    /// A camera path about to trace `ray`.
+    #[inline(always)]
+    pub(crate) fn new(ray: Ray) -> Path {
+        Path { ray, l: V3::ZERO, beta: V3::ONE, eta_scale: 1.0, mis_bsdf_pdf: None }
     }
 }
 
@@ -68,85 +108,122 @@ fn power_heuristic(a: f32, b: f32) -> f32 {
 /// sampling alone (weight 1) otherwise.
 // Always inlined into `pixel`, so it is compiled once per instruction-set level with it.
 #[inline(always)]
-pub(crate) fn radiance(scene: &PreparedScene, mut ray: Ray, sampler: &mut Sampler, stack: &mut Stack) -> V3 {
-    let mut l = V3::ZERO;
-    let mut beta = V3::ONE;
-    let mut eta_scale = 1.0f32;
+pub(crate) fn radiance(scene: &PreparedScene, ray: Ray, sampler: &mut Sampler, stack: &mut Stack) -> V3 {
+    let mut path = Path::new(ray);
     let mut depth = 1;
-    // Solid-angle density of the BSDF sample that produced `ray`, if light sampling competed
-    // with it there (None: an emitter hit gets full weight).
-    let mut mis_bsdf_pdf: Option<f32> = None;
     loop {
-        let Some((prim_ix, t)) = scene.bvh.intersect(&scene.prims, &ray, 0.0, f32::INFINITY, stack) else {
-            let mut le = scene.env.radiance(ray.d);
-            if let Some(b) = mis_bsdf_pdf {
-                let env_pdf = scene.lights.env_pdf(ray.d);
-                if env_pdf > 0.0 {
-                    le *= power_heuristic(b, env_pdf);
-                }
-            }
-            for (radiance, light_pdf) in scene.lights.sun_discs(ray.d) {
-                let w = mis_bsdf_pdf.map_or(1.0, |b| power_heuristic(b, light_pdf));
-                le += radiance * w;
-            }
-            l += beta.cmul(le);
+        let hit = scene.bvh.intersect(&scene.prims, &path.ray, 0.0, f32::INFINITY, stack);
+        let Some((surf, material)) = arrive(scene, &mut path, hit, depth) else {
             break;
         };
-        let prim = &scene.prims[prim_ix as usize];
-        let surf = prim.surface(&ray, t);
-        let material = &scene.materials[prim.material as usize];
-        if let Material::Emitter { radiance } = *material {
-            // Closed emitters shine from their outside only (as Mitsuba's area lights do).
-            if !surf.closed || ray.d.dot(surf.n) < 0.0 {
-                let li = scene.lights.of_prim(prim_ix);
-                let w = match mis_bsdf_pdf {
-                    Some(bsdf_pdf) if li != NONE => {
-                        power_heuristic(bsdf_pdf, scene.lights.pdf(&scene.prims, li, &ray, t))
-                    }
-                    _ => 1.0,
-                };
-                l += beta.cmul(radiance) * w;
-            }
-            break;
-        }
-        if depth >= scene.max_depth {
-            break;
-        }
         // Every vertex reserves the same five requests (lobe, direction, roulette, light choice,
         // light position), so streams stay aligned across paths, and reads only those it
         // needs: an unread request costs nothing.
-        let r = sampler.skip(5);
-        if !material.is_delta() && !scene.lights.is_empty() {
-            let u_light = sampler.at_1d(r + 3);
-            let (lu, lv) = sampler.at_2d(r + 4);
-            l += beta.cmul(direct(scene, material, &ray, surf.p, surf.n, u_light, lu, lv, stack));
-        }
-        let u_lobe = if material.has_lobe_choice() { sampler.at_1d(r) } else { 0.0 };
-        let (u, v) = if material.has_direction_choice() { sampler.at_2d(r + 1) } else { (0.0, 0.0) };
-        let Some(sc) = material.sample(ray.d, surf.n, u_lobe, u, v) else {
-            break;
-        };
-        mis_bsdf_pdf = if sc.delta { None } else { Some(sc.pdf) };
-        beta = beta.cmul(sc.weight);
-        if beta.max_elem() <= 0.0 {
+        let r = sampler.skip(VERTEX_REQUESTS);
+        if !scatter(scene, &mut path, &surf, material, sampler, r, depth, stack) {
             break;
         }
-        eta_scale *= sc.eta;
         depth += 1;
-        if depth > RR_DEPTH {
-            // Survival follows throughput with the eta^2 compression undone, so paths inside
-            // glass are not killed for a loss they will regain on the way out. Dividing by the
-            // survival probability keeps the estimate unbiased.
-            let q = (beta.max_elem() * eta_scale * eta_scale).min(0.95);
-            if sampler.at_1d(r + 2) >= q {
-                break;
-            }
-            beta = beta / q;
-        }
-        let side = if sc.wi.dot(surf.n) >= 0.0 { surf.n } else { -surf.n };
-        ray = Ray::new(surf.p + side * offset(surf.p), sc.wi);
     }
-    l
+    path.l
+}
+
+/// Requests each vertex reserves: lobe, direction, roulette, light choice, light position.
+pub(crate) const VERTEX_REQUESTS: u32 = 5;
+
+/// Where `path`'s ray ended, given its closest hit `hit` at vertex `depth`: adds the light of
+/// the environment and sun discs if it escaped, or of the emitter it hit; returns the surface
+/// and material to scatter from, or None when the path ends here.
+#[inline(always)]
+pub(crate) fn arrive<'s>(
+    scene: &'s PreparedScene,
+    path: &mut Path,
+    hit: Option<(u32, f32)>,
+    depth: u32,
+) -> Option<(Surface, &'s Material)> {
+    let ray = &path.ray;
+    let Some((prim_ix, t)) = hit else {
+        let mut le = scene.env.radiance(ray.d);
+        if let Some(b) = path.mis_bsdf_pdf {
+            let env_pdf = scene.lights.env_pdf(ray.d);
+            if env_pdf > 0.0 {
+                le *= power_heuristic(b, env_pdf);
+            }
+        }
+        for (radiance, light_pdf) in scene.lights.sun_discs(ray.d) {
+            let w = path.mis_bsdf_pdf.map_or(1.0, |b| power_heuristic(b, light_pdf));
+            le += radiance * w;
+        }
+        path.l += path.beta.cmul(le);
+        return None;
+    };
+    let prim = &scene.prims[prim_ix as usize];
+    let surf = prim.surface(ray, t);
+    let material = &scene.materials[prim.material as usize];
+    if let Material::Emitter { radiance } = *material {
+        // Closed emitters shine from their outside only (as Mitsuba's area lights do).
+        if !surf.closed || ray.d.dot(surf.n) < 0.0 {
+            let li = scene.lights.of_prim(prim_ix);
+            let w = match path.mis_bsdf_pdf {
+                Some(bsdf_pdf) if li != NONE => {
+                    power_heuristic(bsdf_pdf, scene.lights.pdf(&scene.prims, li, ray, t))
+                }
+                _ => 1.0,
+            };
+            path.l += path.beta.cmul(radiance) * w;
+        }
+        return None;
+    }
+    if depth >= scene.max_depth {
+        return None;
+    }
+    Some((surf, material))
+}
+
+/// Scatters `path` at `surf` (vertex `depth`, whose requests start at `r`): next-event
+/// estimation, a BSDF sample for the next ray, then Russian roulette. False when the path ends.
+// One argument per piece of the vertex; a struct would only be unpacked again.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn scatter(
+    scene: &PreparedScene,
+    path: &mut Path,
+    surf: &Surface,
+    material: &Material,
+    sampler: &mut Sampler,
+    r: u32,
+    depth: u32,
+    stack: &mut Stack,
+) -> bool {
+    if !material.is_delta() && !scene.lights.is_empty() {
+        let u_light = sampler.at_1d(r + 3);
+        let (lu, lv) = sampler.at_2d(r + 4);
+        path.l += path.beta.cmul(direct(scene, material, &path.ray, surf.p, surf.n, u_light, lu, lv, stack));
+    }
+    let u_lobe = if material.has_lobe_choice() { sampler.at_1d(r) } else { 0.0 };
+    let (u, v) = if material.has_direction_choice() { sampler.at_2d(r + 1) } else { (0.0, 0.0) };
+    let Some(sc) = material.sample(path.ray.d, surf.n, u_lobe, u, v) else {
+        return false;
+    };
+    path.mis_bsdf_pdf = if sc.delta { None } else { Some(sc.pdf) };
+    path.beta = path.beta.cmul(sc.weight);
+    if path.beta.max_elem() <= 0.0 {
+        return false;
+    }
+    path.eta_scale *= sc.eta;
+    if depth + 1 > RR_DEPTH {
+        // Survival follows throughput with the eta^2 compression undone, so paths inside
+        // glass are not killed for a loss they will regain on the way out. Dividing by the
+        // survival probability keeps the estimate unbiased.
+        let q = (path.beta.max_elem() * path.eta_scale * path.eta_scale).min(0.95);
+        if sampler.at_1d(r + 2) >= q {
+            return false;
+        }
+        path.beta = path.beta / q;
+    }
+    let side = if sc.wi.dot(surf.n) >= 0.0 { surf.n } else { -surf.n };
+    path.ray = Ray::new(surf.p + side * offset(surf.p), sc.wi);
+    true
 }
 
 /// Light-sampling estimate of the light arriving at `p` (normal `n`) and scattered along
@@ -181,9 +258,26 @@ fn direct(
     if f.max_elem() <= 0.0 {
         return V3::ZERO;
     }
+    if !unoccluded(scene, p, n, off, &ls, stack) {
+        return V3::ZERO;
+    }
+    let w = if ls.delta { 1.0 } else { power_heuristic(ls.pdf, bsdf_pdf) };
+    f.cmul(ls.radiance) * (w / ls.pdf)
+}
+
+/// Whether nothing blocks the light sample `ls` taken from `p` (normal `n`, ray offset `off`).
+#[inline(always)]
+pub(crate) fn unoccluded(
+    scene: &PreparedScene,
+    p: V3,
+    n: V3,
+    off: f32,
+    ls: &LightSample,
+    stack: &mut Stack,
+) -> bool {
     let side = if ls.wi.dot(n) >= 0.0 { n } else { -n };
     let shadow = Ray::new(p + side * off, ls.wi);
-    let visible = if ls.prim != NONE {
+    if ls.prim != NONE {
         scene
             .bvh
             .intersect(&scene.prims, &shadow, 0.0, f32::INFINITY, stack)
@@ -193,10 +287,5 @@ fn direct(
         let t_max = if ls.dist.is_finite() { ls.dist * (1.0 - 1e-4) } else { f32::INFINITY };
         // Any hit will do: `occluded` stops at the first (exactly `intersect(..).is_none()`).
         !scene.bvh.occluded(&scene.prims, &shadow, 0.0, t_max, stack)
-    };
-    if !visible {
-        return V3::ZERO;
     }
-    let w = if ls.delta { 1.0 } else { power_heuristic(ls.pdf, bsdf_pdf) };
-    f.cmul(ls.radiance) * (w / ls.pdf)
 }

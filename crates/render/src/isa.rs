@@ -9,7 +9,7 @@
 //! changes which instructions compute each IEEE operation, not its result (DESIGN 4; tested in
 //! `tests/determinism.rs` on every level the CPU has).
 
-use crate::{integrator, PreparedScene};
+use crate::{integrator, wide, PreparedScene};
 
 /// An instruction-set level the pixel loop can run with on this CPU.
 ///
@@ -90,7 +90,8 @@ pub(crate) fn render_pixels(scene: &PreparedScene, out: &mut [f32], coord: impl 
 fn pixels(scene: &PreparedScene, out: &mut [f32], coord: impl Fn(usize) -> (u32, u32)) {
     for (i, px) in out.chunks_exact_mut(3).enumerate() {
         let (x, y) = coord(i);
-        px.copy_from_slice(&integrator::pixel(scene, x, y));
+        let rgb = if scene.wide { wide::pixel(scene, x, y) } else { integrator::pixel(scene, x, y) };
+        px.copy_from_slice(&rgb);
     }
 }
 

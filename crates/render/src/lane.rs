@@ -57,7 +57,7 @@ impl M8 {
     }
 
     /// Whether lane `i` is set.
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn get(self, i: usize) -> bool {
         self.0[i] != 0
     }
@@ -99,29 +99,10 @@ macro_rules! compare {
 }
 
 impl F8 {
-    /// Lane i is `f(i)`.
-    #[inline(always)]
-    pub(crate) fn from_fn(f: impl Fn(usize) -> f32) -> F8 {
-        F8(lanes!(|i| f(i)))
-    }
-
-    compare!(lt, <);
     compare!(le, <=);
     compare!(gt, >);
     compare!(ge, >=);
     compare!(eq, ==);
-
-    /// Lane-wise `if m { a } else { b }`, as a bitwise blend.
-    #[inline(always)]
-    pub(crate) fn select(m: M8, a: F8, b: F8) -> F8 {
-        F8(lanes!(|i| f32::from_bits((a.0[i].to_bits() & m.0[i]) | (b.0[i].to_bits() & !m.0[i]))))
-    }
-
-    /// Absolute value.
-    #[inline(always)]
-    pub(crate) fn abs(self) -> F8 {
-        F8(lanes!(|i| self.0[i].abs()))
-    }
 }
 
 /// A lane-wise binary operator.
@@ -151,9 +132,26 @@ impl Neg for F8 {
 }
 
 impl Real for F8 {
+    type Mask = M8;
     #[inline(always)]
     fn splat(v: f32) -> F8 {
         F8([v; W])
+    }
+    #[inline(always)]
+    fn select(m: M8, a: F8, b: F8) -> F8 {
+        F8(lanes!(|i| f32::from_bits((a.0[i].to_bits() & m.0[i]) | (b.0[i].to_bits() & !m.0[i]))))
+    }
+    #[inline(always)]
+    fn gt(self, o: F8) -> M8 {
+        F8::gt(self, o)
+    }
+    #[inline(always)]
+    fn eq_(self, o: F8) -> M8 {
+        F8::eq(self, o)
+    }
+    #[inline(always)]
+    fn abs(self) -> F8 {
+        F8(lanes!(|i| self.0[i].abs()))
     }
     #[inline(always)]
     fn sqrt(self) -> F8 {
@@ -219,7 +217,7 @@ mod tests {
             assert!(same(a.fmin(b).0[i], fmin(x, y)), "lane {i}");
             assert!(same(a.fmax(b).0[i], fmax(x, y)), "lane {i}");
             assert_eq!(a.signum1().0[i], 1.0f32.copysign(x));
-            assert_eq!(a.lt(b).get(i), x < y);
+            assert_eq!(a.gt(b).get(i), x > y);
             assert_eq!(a.eq(b).get(i), x == y);
         }
     }

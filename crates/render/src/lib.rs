@@ -19,7 +19,6 @@ mod geometry;
 mod import;
 mod integrator;
 mod isa;
-#[allow(dead_code)] // until the wide integrator and packet traversal use it
 mod lane;
 mod lights;
 mod material;
@@ -28,6 +27,7 @@ mod microfacet;
 mod prepare;
 mod sampler;
 mod simd;
+mod wide;
 pub mod xform;
 
 use rayon::prelude::*;
@@ -107,6 +107,9 @@ pub struct PreparedScene {
     pub(crate) bvh: Bvh,
     pub(crate) lights: lights::Lights,
     pub(crate) isa: Isa,
+    /// Whether pixels are rendered a sampler batch of eight samples at a time (`wide.rs`) or
+    /// one sample at a time (`integrator.rs`); both give the same pixels.
+    pub(crate) wide: bool,
     /// The scene's point, spot and sun lights, kept to rebuild `lights`.
     light_descs: Vec<tessera_types::scene::Light>,
     /// Size of the region the image shows, which weighs distant lights (`prepare::light_radius`).
@@ -151,6 +154,7 @@ impl PreparedScene {
             bvh,
             lights,
             isa: Isa::detect(),
+            wide: true,
             light_descs: scene.lights.clone(),
             light_radius: radius,
         })
@@ -189,6 +193,13 @@ impl PreparedScene {
         self
     }
 
+    /// The same scene rendered eight samples of a pixel at a time, in SIMD lanes (true, the
+    /// default), or one sample at a time (false). The pixels are the same either way; tests
+    /// compare them, and benchmarks the speed.
+    pub fn with_wide(mut self, wide: bool) -> Self {
+        self.wide = wide;
+        self
+    }
     /// The instruction-set level the pixel loop runs with.
     pub fn isa(&self) -> Isa {
         self.isa

@@ -1,6 +1,6 @@
 //! Small f32 vector math; everything is `Copy` and inlined so the hot loops allocate nothing.
 
-use std::ops::{Add, AddAssign, Div, Index, Mul, MulAssign, Neg, Sub};
+use std::ops::{Add, AddAssign, BitAnd, BitOr, Div, Index, Mul, MulAssign, Neg, Not, Sub};
 
 /// Minimum that compiles to one `minss`: `f32::min`'s NaN handling costs a compare and blend
 /// in the slab test, and a NaN there (0 * inf) only makes a box test conservative either way.
@@ -30,8 +30,18 @@ pub fn fmax(a: f32, b: f32) -> f32 {
 pub trait Real:
     Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + Neg<Output = Self>
 {
+    /// Per-lane truth values, as comparisons produce them.
+    type Mask: Copy + BitAnd<Output = Self::Mask> + BitOr<Output = Self::Mask> + Not<Output = Self::Mask>;
     /// The same value in every lane.
     fn splat(v: f32) -> Self;
+    /// Lane-wise `if m { a } else { b }`.
+    fn select(m: Self::Mask, a: Self, b: Self) -> Self;
+    /// Lane-wise `self > o`.
+    fn gt(self, o: Self) -> Self::Mask;
+    /// Lane-wise `self == o`.
+    fn eq_(self, o: Self) -> Self::Mask;
+    /// Absolute value.
+    fn abs(self) -> Self;
     /// Square root.
     fn sqrt(self) -> Self;
     /// [`fmin`] lane by lane.
@@ -43,9 +53,30 @@ pub trait Real:
 }
 
 impl Real for f32 {
+    type Mask = bool;
     #[inline(always)]
     fn splat(v: f32) -> f32 {
         v
+    }
+    #[inline(always)]
+    fn select(m: bool, a: f32, b: f32) -> f32 {
+        if m {
+            a
+        } else {
+            b
+        }
+    }
+    #[inline(always)]
+    fn gt(self, o: f32) -> bool {
+        self > o
+    }
+    #[inline(always)]
+    fn eq_(self, o: f32) -> bool {
+        self == o
+    }
+    #[inline(always)]
+    fn abs(self) -> f32 {
+        f32::abs(self)
     }
     #[inline(always)]
     fn sqrt(self) -> f32 {

@@ -9,6 +9,8 @@
 //! request number), which is cheaper. Both are pure functions of the key, so determinism holds,
 //! and both are random-access, so requests a path does not need cost nothing.
 
+use crate::lane::{F8, W};
+
 /// Mixes a 64-bit value (SplitMix64 finaliser); good avalanche, cheap.
 #[inline(always)]
 pub(crate) fn mix64(mut z: u64) -> u64 {
@@ -131,8 +133,14 @@ fn to_unit(x: u32) -> f32 {
     (x >> 8) as f32 * (1.0 / 16_777_216.0)
 }
 
+/// 64 hashed bits of request `r` (past the Sobol ones) of the sample whose hash is `sample`.
+#[inline(always)]
+fn hashed(sample: u64, r: u32) -> u64 {
+    mix64(sample ^ u64::from(r).wrapping_mul(0xd1b5_4a32_d192_ed03))
+}
+
 /// Samples per batch of Sobol values: one AVX2 register of u32 lanes.
-const LANES: usize = 8;
+const LANES: usize = W;
 
 /// The sample stream for one (seed, pixel, sample): a sequence of 1D and 2D requests.
 ///
@@ -165,6 +173,8 @@ pub struct Sampler {
     filled: u32,
     /// Per Sobol request, both coordinates for each sample of the batch.
     values: [[[f32; LANES]; 2]; SOBOL_REQUESTS as usize],
+    /// Hash of each sample of the batch, set by `start_batch` for the wide reads.
+    lane_samples: [u64; LANES],
 }
 
 impl Sampler {
@@ -194,6 +204,7 @@ impl Sampler {
             lane: 0,
             filled: 0,
             values: [[[0.0; LANES]; 2]; SOBOL_REQUESTS as usize],
+            lane_samples: [0; LANES],
         }
     }
 
@@ -266,10 +277,49 @@ impl Sampler {
         self.filled |= 1 << r;
     }
 
+    /// Starts the batch of samples `first..first + W` (`first` a multiple of W) for reading
+    /// every lane's value of a request at once with [`Sampler::batch_1d`] and
+    /// [`Sampler::batch_2d`]; `start` still selects one sample of it for the scalar reads.
+    #[inline(always)]
+    pub(crate) fn start_batch(&mut self, first: u32) {
+        debug_assert_eq!(first % LANES as u32, 0);
+        self.start(first);
+        for (lane, h) in self.lane_samples.iter_mut().enumerate() {
+            *h = mix64(self.pixel ^ u64::from(first + lane as u32));
+        }
+    }
+
+    /// Request `r` for every sample of the batch started by `start_batch`, as one uniform each:
+    /// lane i has what `at_1d(r)` gives sample `first + i`.
+    #[inline(always)]
+    pub(crate) fn batch_1d(&mut self, r: u32) -> F8 {
+        self.batch_2d(r).0
+    }
+
+    /// Request `r` for every sample of the batch, as two uniforms each (see `batch_1d`).
+    #[inline(always)]
+    pub(crate) fn batch_2d(&mut self, r: u32) -> (F8, F8) {
+        if r < SOBOL_REQUESTS {
+            if self.filled & (1 << r) == 0 {
+                self.fill(r);
+            }
+            let [v0, v1] = self.values[r as usize];
+            (F8(v0), F8(v1))
+        } else {
+            let mut u = F8::default();
+            let mut v = F8::default();
+            for (lane, &sample) in self.lane_samples.iter().enumerate() {
+                let h = hashed(sample, r);
+                (u.0[lane], v.0[lane]) = (to_unit(h as u32), to_unit((h >> 32) as u32));
+            }
+            (u, v)
+        }
+    }
+
     /// 64 hashed bits for a request past the Sobol ones.
     #[inline(always)]
     fn hashed(&self, r: u32) -> u64 {
-        mix64(self.sample ^ u64::from(r).wrapping_mul(0xd1b5_4a32_d192_ed03))
+        hashed(self.sample, r)
     }
 
     /// Request `r` as one uniform in [0, 1).

@@ -111,6 +111,45 @@ fn every_instruction_set_level_gives_identical_bits() {
     }
 }
 
+/// A benchmark scene file at 64x36 and `spp` samples.
+fn small(path: &std::path::Path, spp: u32) -> PreparedScene {
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["render"]["width"] = 64.into();
+    v["render"]["height"] = 36.into();
+    v["render"]["spp"] = spp.into();
+    let scene = tessera_types::scene::Scene::from_json_value(v).expect("scene parses");
+    PreparedScene::with_base_dir(&scene, path.parent().unwrap()).expect("scene prepares")
+}
+
+/// The wide integrator (a sampler batch of eight paths in lockstep, Lambertian vertices
+/// eight at a time) gives the scalar integrator's bits on every level: it is the same path
+/// tracer, and the scalar one is its oracle. 11 and 3 samples leave partial batches; the
+/// benchmark scenes are all-Lambertian (S1, B1) or mixed (S2, M1), and `mixed` has every
+/// material and light kind, so both the eight-wide and the one-lane-at-a-time vertices run.
+#[test]
+fn wide_and_scalar_integrators_give_identical_bits() {
+    let bench = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/scenes");
+    let scenes = [
+        ("mixed", mixed(40, 30, 11)),
+        ("mixed, sky sampled", mixed(40, 30, 3).with_env_light(true)),
+        ("S1", small(&shared_scene("S1_spheres.json"), 11)),
+        ("S1, sky sampled", small(&shared_scene("S1_spheres.json"), 8).with_env_light(true)),
+        ("S2", small(&shared_scene("S2_materials.json"), 11)),
+        ("B1", small(&bench.join("B1_barchart.json"), 9)),
+        ("M1", small(&bench.join("M1_meshes.json"), 5)),
+    ];
+    for (name, p) in scenes {
+        let oracle = bits(&pool(2).install(|| render_image(&p.clone().with_wide(false), &|_, _| {})));
+        assert!(oracle.iter().any(|&b| b != 0), "{name}: image is not all black");
+        for isa in Isa::available() {
+            let wide = p.clone().with_wide(true).with_isa(isa);
+            let got = bits(&pool(2).install(|| render_image(&wide, &|_, _| {})));
+            let differ = got.iter().zip(&oracle).filter(|(a, b)| a != b).count();
+            assert_eq!(differ, 0, "{name}, {}: {differ} of {} values differ", isa.name(), got.len());
+        }
+    }
+}
+
 #[test]
 fn progress_reaches_every_row() {
     let p = mixed(16, 9, 1);

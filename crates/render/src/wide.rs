@@ -1,0 +1,236 @@
+//! The path tracer of `integrator.rs` run on the eight samples of a sampler batch in lockstep,
+//! one path per lane.
+//!
+//! All live paths of a batch are at the same vertex depth, so they read the same request
+//! numbers, which the sampler serves for all eight at once. Each vertex, every live lane traces
+//! its ray and `integrator::arrive` settles escapes and emitter hits. Lanes on a Lambertian
+//! surface, the bulk of most scenes, then scatter together in `lambertian`, eight wide; other
+//! materials scatter one lane at a time with `integrator::scatter`. Every lane performs the f32
+//! operations of the scalar path in the same order, so the image is bit-identical to
+//! `integrator::pixel`'s (tested in `tests/wide.rs`), which stays the oracle.
+
+use crate::bvh::Stack;
+use crate::geometry::Surface;
+use crate::integrator::{arrive, offset, power_heuristic, scatter, unoccluded, Mean, Path, VERTEX_REQUESTS};
+use crate::lane::{F8, M8, V8, W};
+use crate::lights::LightSample;
+use crate::material::{cosine_hemisphere, Material};
+use crate::math::{Frame, Ray, Real, Vec3, V3};
+use crate::sampler::Sampler;
+use crate::PreparedScene;
+use std::f32::consts::FRAC_1_PI;
+
+/// The pixel's radiance estimate, the mean of its samples in sample order; bit-identical to
+/// `integrator::pixel`.
+// Always inlined: `isa` compiles the whole pixel loop once per instruction-set level.
+#[inline(always)]
+pub(crate) fn pixel(scene: &PreparedScene, x: u32, y: u32) -> [f32; 3] {
+    let mut mean = Mean::default();
+    let mut stack = Stack::new();
+    let mut sampler = Sampler::for_pixel(scene.seed, x, y);
+    for first in (0..scene.spp).step_by(W) {
+        let count = (scene.spp - first).min(W as u32) as usize;
+        for l in &batch(scene, &mut sampler, x, y, first, count, &mut stack)[..count] {
+            mean.add(*l);
+        }
+    }
+    mean.get()
+}
+
+/// The radiance of samples `first..first + count` of pixel (`x`, `y`).
+#[inline(always)]
+fn batch(
+    scene: &PreparedScene,
+    sampler: &mut Sampler,
+    x: u32,
+    y: u32,
+    first: u32,
+    count: usize,
+    stack: &mut Stack,
+) -> [V3; W] {
+    sampler.start_batch(first);
+    let (jx, jy) = sampler.batch_2d(0);
+    // Loops rather than `array::from_fn`/`map`, whose closures LLVM left out of line (so
+    // compiled for the baseline level, not the loop's).
+    let mut paths = [Path::new(Ray { o: V3::ZERO, d: V3::ZERO, inv_d: V3::ZERO }); W];
+    for (i, path) in paths.iter_mut().enumerate() {
+        *path = Path::new(scene.camera.ray(x as f32 + jx.0[i], y as f32 + jy.0[i]));
+    }
+    let mut live = (1u32 << count) - 1;
+    let mut depth = 1;
+    // The camera took request 0; each vertex takes the next VERTEX_REQUESTS.
+    let mut r = 1;
+    // Reused across vertices: only `lanes` is reset, and lanes outside it are computed on but
+    // never read back, so stale values there are harmless (and clearing costs a memset).
+    let mut flat = Flat::default();
+    while live != 0 {
+        flat.lanes = 0;
+        for i in Lanes(live) {
+            let path = &mut paths[i];
+            let hit = scene.bvh.intersect(&scene.prims, &path.ray, 0.0, f32::INFINITY, stack);
+            let Some((surf, material)) = arrive(scene, path, hit, depth) else {
+                live &= !(1 << i);
+                continue;
+            };
+            match *material {
+                Material::Diffuse { albedo, a, b: 0.0 } => flat.push(i, path, &surf, albedo, a),
+                _ => {
+                    sampler.start(first + i as u32);
+                    if !scatter(scene, path, &surf, material, sampler, r, depth, stack) {
+                        live &= !(1 << i);
+                    }
+                }
+            }
+        }
+        if flat.lanes != 0 {
+            live &= !lambertian(scene, &mut paths, &flat, sampler, r, depth, stack);
+        }
+        depth += 1;
+        r += VERTEX_REQUESTS;
+    }
+    let mut l = [V3::ZERO; W];
+    for (l, path) in l.iter_mut().zip(&paths) {
+        *l = path.l;
+    }
+    l
+}
+
+/// The lanes whose bit is set, lowest first.
+struct Lanes(u32);
+
+impl Iterator for Lanes {
+    type Item = usize;
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let i = self.0.trailing_zeros() as usize;
+        self.0 &= self.0 - 1;
+        Some(i)
+    }
+}
+
+/// The lanes at a Lambertian vertex, gathered into lanes for `lambertian`.
+#[derive(Default)]
+struct Flat {
+    /// Which lanes are here.
+    lanes: u32,
+    /// Incoming direction, hit point, geometric normal, ray offset there.
+    d: V8,
+    p: V8,
+    n: V8,
+    off: F8,
+    albedo: V8,
+    /// Oren–Nayar's A, which is 1 for a Lambertian surface but multiplied all the same,
+    /// as `Material::eval_local` does.
+    a: F8,
+    beta: V8,
+    eta_scale: F8,
+}
+
+impl Flat {
+    #[inline(always)]
+    fn push(&mut self, i: usize, path: &Path, surf: &Surface, albedo: V3, a: f32) {
+        self.lanes |= 1 << i;
+        self.d.set(i, path.ray.d);
+        self.p.set(i, surf.p);
+        self.n.set(i, surf.n);
+        self.off.0[i] = offset(surf.p);
+        self.albedo.set(i, albedo);
+        self.a.0[i] = a;
+        self.beta.set(i, path.beta);
+        self.eta_scale.0[i] = path.eta_scale;
+    }
+}
+
+/// `integrator::scatter` for the lanes of `v`, all on Lambertian surfaces, eight at a time
+/// (light sampling and shadow rays stay one lane at a time). Returns the lanes whose path ends.
+#[inline(always)]
+fn lambertian(
+    scene: &PreparedScene,
+    paths: &mut [Path; W],
+    v: &Flat,
+    sampler: &mut Sampler,
+    r: u32,
+    depth: u32,
+    stack: &mut Stack,
+) -> u32 {
+    let (zero, one) = (F8::splat(0.0), F8::splat(1.0));
+    let inv_pi = F8::splat(FRAC_1_PI);
+    // `Material::frame`: the normal flipped to the side the ray arrived from. The light is
+    // picked from that same side (`integrator::direct`'s `nf`).
+    let nf = V8::select(v.d.dot(v.n).le(zero), v.n, -v.n);
+    let frame = Frame::new(nf);
+    let wo = frame.to_local(-v.d);
+    let mut l_add = V8::default();
+    if !scene.lights.is_empty() {
+        let u_light = sampler.batch_1d(r + 3);
+        let (lu, lv) = sampler.batch_2d(r + 4);
+        // `integrator::direct`, its light sample and shadow ray per lane.
+        let mut ls: [Option<LightSample>; W] = Default::default();
+        let mut wi = V8::default();
+        let mut pdf = one;
+        let mut radiance = V8::default();
+        let mut delta = M8::NONE;
+        let mut sampled = 0u32;
+        for i in Lanes(v.lanes) {
+            let o = v.p.get(i) + nf.get(i) * v.off.0[i];
+            let s = scene.lights.sample(&scene.prims, &scene.materials, o, u_light.0[i], lu.0[i], lv.0[i]);
+            if let Some(s) = s.filter(|s| s.pdf > 0.0) {
+                wi.set(i, s.wi);
+                pdf.0[i] = s.pdf;
+                radiance.set(i, s.radiance);
+                delta.0[i] = if s.delta { u32::MAX } else { 0 };
+                sampled |= 1 << i;
+                ls[i] = Some(s);
+            }
+        }
+        // `Material::eval_local`, Lambertian case.
+        let wl = frame.to_local(wi);
+        let lit = !(wo.z.le(zero) | wl.z.le(zero));
+        let f = V8::select(lit, v.albedo * (v.a * inv_pi * wl.z), V8::default());
+        let bsdf_pdf = F8::select(lit, wl.z * inv_pi, zero);
+        let mut visible = 0u32;
+        for i in Lanes(sampled & !f.max_elem().le(zero).bits()) {
+            let s = ls[i].as_ref().expect("sampled lanes hold their light sample");
+            if unoccluded(scene, v.p.get(i), v.n.get(i), v.off.0[i], s, stack) {
+                visible |= 1 << i;
+            }
+        }
+        let w = F8::select(delta, one, power_heuristic(pdf, bsdf_pdf));
+        let e = f.cmul(radiance) * (w / pdf);
+        l_add = v.beta.cmul(V8::select(M8::from_bits(visible), e, V8::default()));
+    }
+    // `Material::sample_local`, Lambertian case: the albedo is the weight.
+    let (u, vv) = sampler.batch_2d(r + 1);
+    let wl = cosine_hemisphere(u, vv);
+    let bsdf_pdf = wl.z * inv_pi;
+    let wi = frame.to_world(wl);
+    let beta = v.beta.cmul(v.albedo);
+    let mut ends = wo.z.le(zero) | beta.max_elem().le(zero);
+    // The sample's eta is 1; multiplied all the same, as `scatter` does.
+    let eta_scale = v.eta_scale * one;
+    let beta = if depth + 1 > crate::integrator::RR_DEPTH {
+        let q = (beta.max_elem() * eta_scale * eta_scale).fmin(F8::splat(0.95));
+        ends = ends | sampler.batch_1d(r + 2).ge(q);
+        beta / q
+    } else {
+        beta
+    };
+    let side = V8::select(wi.dot(v.n).ge(zero), v.n, -v.n);
+    let o = v.p + side * v.off;
+    let inv_d = Vec3::new(one / wi.x, one / wi.y, one / wi.z);
+    let ends = ends.bits();
+    for i in Lanes(v.lanes) {
+        let path = &mut paths[i];
+        path.l += l_add.get(i);
+        if ends & (1 << i) == 0 {
+            path.mis_bsdf_pdf = Some(bsdf_pdf.0[i]);
+            path.beta = beta.get(i);
+            path.eta_scale = eta_scale.0[i];
+            path.ray = Ray { o: o.get(i), d: wi.get(i), inv_d: inv_d.get(i) };
+        }
+    }
+    ends & v.lanes
+}
