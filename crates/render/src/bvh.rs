@@ -8,10 +8,11 @@
 
 use crate::geometry::{Aabb, Prim};
 use crate::math::{Ray, V3};
+use crate::packet::Entry8;
 use crate::simd::F4;
 
 /// Children per node (one SSE register of boxes).
-const WIDTH: usize = 4;
+pub(crate) const WIDTH: usize = 4;
 const BINS: usize = 16;
 const MAX_LEAF: usize = 4;
 /// Cost of visiting a node relative to intersecting one primitive.
@@ -33,11 +34,12 @@ const EMPTY: u32 = u32::MAX;
 #[derive(Debug, Clone, Copy)]
 #[repr(C, align(64))]
 pub(crate) struct Node {
-    b: [F4; 6],
+    /// The children's boxes (see above).
+    pub(crate) b: [F4; 6],
     /// Inner child: node index. Leaf child: index of its first primitive.
-    child: [u32; WIDTH],
+    pub(crate) child: [u32; WIDTH],
     /// 0 for an inner child (or unused slot), else the leaf's primitive count.
-    count: [u32; WIDTH],
+    pub(crate) count: [u32; WIDTH],
 }
 
 impl Node {
@@ -75,24 +77,45 @@ struct Entry {
 /// and the entries on the stack are siblings of the nodes on the path from the root to the
 /// current one, whose length is at most `MAX_DEPTH` (each wide level takes at least one binary
 /// split, and the build makes at most `MAX_DEPTH` binary splits on any path).
-const STACK: usize = (WIDTH - 1) * MAX_DEPTH + 1;
+pub(crate) const STACK: usize = (WIDTH - 1) * MAX_DEPTH + 1;
 
 /// Traversal stack, owned by the caller so that it is set up once per pixel, not per ray.
 /// A fixed array indexed by a counter the traversal keeps in a register (a `Vec`'s push and
 /// pop cost 46 instructions per traversal on S2), boxed and recycled through a per-thread
 /// spare so that a pixel neither zeroes nor allocates it. `None` only while dropped.
-pub(crate) struct Stack(Option<Box<[Entry; STACK]>>);
+pub(crate) struct Stack(Option<Box<Buffers>>);
+
+/// The arrays behind a [`Stack`]: one for single rays and one for packets (`crate::packet`),
+/// in one allocation so that the single-ray traversal's pointer is the allocation's.
+#[repr(C)]
+pub(crate) struct Buffers {
+    /// Single-ray entries.
+    one: [Entry; STACK],
+    /// Packet entries.
+    pub(crate) packet: [Entry8; STACK],
+}
 
 thread_local! {
     /// The buffer of the last `Stack` dropped on this thread.
-    static SPARE: std::cell::Cell<Option<Box<[Entry; STACK]>>> = const { std::cell::Cell::new(None) };
+    static SPARE: std::cell::Cell<Option<Box<Buffers>>> = const { std::cell::Cell::new(None) };
 }
 
 impl Stack {
     /// An empty stack with room for the deepest traversal.
     pub(crate) fn new() -> Stack {
-        let buf = SPARE.take().unwrap_or_else(|| Box::new([Entry { index: 0, count: 0, t: 0.0 }; STACK]));
+        let buf = SPARE.take().unwrap_or_else(|| {
+            Box::new(Buffers {
+                one: [Entry { index: 0, count: 0, t: 0.0 }; STACK],
+                packet: [Entry8::EMPTY; STACK],
+            })
+        });
         Stack(Some(buf))
+    }
+
+    /// The packet traversal's array.
+    #[inline(always)]
+    pub(crate) fn packet(&mut self) -> &mut [Entry8; STACK] {
+        &mut self.0.as_deref_mut().expect("a live stack has its buffer").packet
     }
 }
 
@@ -105,7 +128,8 @@ impl Drop for Stack {
 /// The hierarchy over a primitive array, which the build reorders.
 #[derive(Debug, Clone)]
 pub(crate) struct Bvh {
-    nodes: Vec<Node>,
+    /// The nodes, root first (empty for an empty scene).
+    pub(crate) nodes: Vec<Node>,
 }
 
 /// A ray prepared for box tests: origin and reciprocal direction in every lane, and the index
@@ -207,7 +231,8 @@ impl Bvh {
         let r = RayBox::new(ray);
         let mut best_t = t_max;
         let mut best = u32::MAX;
-        let stack: &mut [Entry; STACK] = stack.0.as_deref_mut().expect("a live stack has its buffer");
+        let stack: &mut [Entry; STACK] =
+            &mut stack.0.as_deref_mut().expect("a live stack has its buffer").one;
         // Entries below `sp` are this traversal's; the rest are stale and never read. `sp`
         // stays below `STACK` by the bound proven there (an index past it would panic).
         let mut sp = 0usize;
@@ -283,7 +308,8 @@ impl Bvh {
             return None;
         }
         let r = RayBox::new(ray);
-        let stack: &mut [Entry; STACK] = stack.0.as_deref_mut().expect("a live stack has its buffer");
+        let stack: &mut [Entry; STACK] =
+            &mut stack.0.as_deref_mut().expect("a live stack has its buffer").one;
         let mut sp = 0usize;
         let mut cur = Entry { index: 0, count: 0, t: t_min };
         loop {
@@ -701,7 +727,7 @@ fn build_inner(refs: &mut [Ref], base: usize, init: [Kid; 2], out: &mut Vec<Node
 
 /// Brute-force closest hit, the reference the BVH tests compare against.
 #[cfg(test)]
-fn brute_force(prims: &[Prim], ray: &Ray, t_min: f32, t_max: f32) -> Option<(u32, f32)> {
+pub(crate) fn brute_force(prims: &[Prim], ray: &Ray, t_min: f32, t_max: f32) -> Option<(u32, f32)> {
     let mut best = None;
     let mut best_t = t_max;
     for (i, p) in prims.iter().enumerate() {
@@ -715,25 +741,25 @@ fn brute_force(prims: &[Prim], ray: &Ray, t_min: f32, t_max: f32) -> Option<(u32
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::geometry::Kind;
     use proptest::prelude::*;
 
     /// A small deterministic generator (SplitMix64), so failures reproduce from the seed.
-    struct Rng(u64);
+    pub(crate) struct Rng(pub(crate) u64);
     impl Rng {
-        fn next(&mut self) -> f32 {
+        pub(crate) fn next(&mut self) -> f32 {
             self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
             let mut z = self.0;
             z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
             z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
             ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32
         }
-        fn v3(&mut self, s: f32) -> V3 {
+        pub(crate) fn v3(&mut self, s: f32) -> V3 {
             V3::new(self.next() * s - s / 2.0, self.next() * s - s / 2.0, self.next() * s - s / 2.0)
         }
-        fn dir(&mut self) -> V3 {
+        pub(crate) fn dir(&mut self) -> V3 {
             loop {
                 let v = self.v3(2.0);
                 let l = v.length();
@@ -744,7 +770,7 @@ mod tests {
         }
     }
 
-    fn soup(rng: &mut Rng, n: usize, extent: f32, size: f32) -> Vec<Prim> {
+    pub(crate) fn soup(rng: &mut Rng, n: usize, extent: f32, size: f32) -> Vec<Prim> {
         (0..n)
             .map(|_| {
                 let a = rng.v3(extent);
