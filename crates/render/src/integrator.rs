@@ -5,7 +5,7 @@ use crate::bvh::Stack;
 use crate::geometry::Surface;
 use crate::lights::{LightSample, NONE};
 use crate::material::Material;
-use crate::math::{Ray, Real, V3};
+use crate::math::{Ray, Real, Vec3, V3};
 use crate::sampler::Sampler;
 use crate::PreparedScene;
 
@@ -67,6 +67,16 @@ pub(crate) fn pixel(scene: &PreparedScene, x: u32, y: u32) -> [f32; 3] {
 #[inline(always)]
 pub(crate) fn offset(p: V3) -> f32 {
     1e-4 * p.max_abs().max(1.0)
+}
+
+/// Origin of a ray leaving surface point `p` (normal `n`, offset `off` from `offset`) along
+/// `dir`: lifted to the side `dir` points to.
+#[inline(always)]
+pub(crate) fn leave<T: Real>(p: Vec3<T>, n: Vec3<T>, off: T, dir: Vec3<T>) -> Vec3<T> {
+    let c = dir.dot(n);
+    let zero = T::splat(0.0);
+    let side = c.gt(zero) | c.eq_(zero);
+    p + Vec3::select(side, n, -n) * off
 }
 
 /// Power heuristic (beta = 2) weight of a strategy with density `a` against one with `b`.
@@ -221,8 +231,7 @@ pub(crate) fn scatter(
         }
         path.beta = path.beta / q;
     }
-    let side = if sc.wi.dot(surf.n) >= 0.0 { surf.n } else { -surf.n };
-    path.ray = Ray::new(surf.p + side * offset(surf.p), sc.wi);
+    path.ray = Ray::new(leave(surf.p, surf.n, offset(surf.p), sc.wi), sc.wi);
     true
 }
 
@@ -275,17 +284,25 @@ pub(crate) fn unoccluded(
     ls: &LightSample,
     stack: &mut Stack,
 ) -> bool {
-    let side = if ls.wi.dot(n) >= 0.0 { n } else { -n };
-    let shadow = Ray::new(p + side * off, ls.wi);
+    let shadow = Ray::new(leave(p, n, off, ls.wi), ls.wi);
     if ls.prim != NONE {
         scene
             .bvh
             .intersect(&scene.prims, &shadow, 0.0, f32::INFINITY, stack)
             .is_some_and(|(hit, _)| hit == ls.prim)
     } else {
-        // Stop just short of a point light so a surface right at it does not shadow itself.
-        let t_max = if ls.dist.is_finite() { ls.dist * (1.0 - 1e-4) } else { f32::INFINITY };
         // Any hit will do: `occluded` stops at the first (exactly `intersect(..).is_none()`).
-        !scene.bvh.occluded(&scene.prims, &shadow, 0.0, t_max, stack)
+        !scene.bvh.occluded(&scene.prims, &shadow, 0.0, shadow_t_max(ls), stack)
+    }
+}
+
+/// How far a shadow ray towards a light that is not a primitive must stay clear: to just short
+/// of a point light, so a surface right at it does not shadow itself, or without end.
+#[inline(always)]
+pub(crate) fn shadow_t_max(ls: &LightSample) -> f32 {
+    if ls.dist.is_finite() {
+        ls.dist * (1.0 - 1e-4)
+    } else {
+        f32::INFINITY
     }
 }

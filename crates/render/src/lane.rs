@@ -99,6 +99,13 @@ macro_rules! compare {
 }
 
 impl F8 {
+    /// Lane i is `f(i)`.
+    #[inline(always)]
+    pub(crate) fn from_fn(f: impl Fn(usize) -> f32) -> F8 {
+        F8(lanes!(|i| f(i)))
+    }
+
+    compare!(lt, <);
     compare!(le, <=);
     compare!(gt, >);
     compare!(ge, >=);
@@ -184,12 +191,6 @@ impl V8 {
         self.x.0[i] = v.x;
         self.y.0[i] = v.y;
         self.z.0[i] = v.z;
-    }
-
-    /// Lane-wise `if m { a } else { b }`.
-    #[inline(always)]
-    pub(crate) fn select(m: M8, a: V8, b: V8) -> V8 {
-        Vec3::new(F8::select(m, a.x, b.x), F8::select(m, a.y, b.y), F8::select(m, a.z, b.z))
     }
 }
 

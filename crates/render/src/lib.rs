@@ -24,7 +24,6 @@ mod lights;
 mod material;
 pub mod math;
 mod microfacet;
-#[allow(dead_code)] // until the wide integrator uses it
 mod packet;
 mod prepare;
 mod sampler;

@@ -159,6 +159,11 @@ impl<T: Real> Vec3<T> {
     pub fn max(self, o: Vec3<T>) -> Vec3<T> {
         Vec3::new(self.x.fmax(o.x), self.y.fmax(o.y), self.z.fmax(o.z))
     }
+    /// Lane-wise `if m { a } else { b }`.
+    #[inline(always)]
+    pub fn select(m: T::Mask, a: Vec3<T>, b: Vec3<T>) -> Vec3<T> {
+        Vec3::new(T::select(m, a.x, b.x), T::select(m, a.y, b.y), T::select(m, a.z, b.z))
+    }
     /// Largest component.
     #[inline(always)]
     pub fn max_elem(self) -> T {

@@ -14,7 +14,7 @@ use crate::lane::{F8, M8, V8, W};
 use crate::math::{Ray, Real, V3};
 
 /// Eight rays, lane i = ray i, with reciprocal directions for slab tests.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Rays8 {
     /// Origins.
     pub o: V8,
@@ -38,14 +38,20 @@ impl Rays8 {
         Ray { o: self.o.get(i), d: self.d.get(i), inv_d: self.inv_d.get(i) }
     }
 
-    /// Packs eight scalar rays.
+    /// Sets lane `i` to `ray`.
     #[inline(always)]
+    pub(crate) fn set(&mut self, i: usize, ray: &Ray) {
+        self.o.set(i, ray.o);
+        self.d.set(i, ray.d);
+        self.inv_d.set(i, ray.inv_d);
+    }
+
+    /// Packs eight scalar rays.
+    #[cfg(test)]
     pub(crate) fn from_rays(rays: &[Ray; W]) -> Rays8 {
-        let mut r = Rays8 { o: splat3(V3::ZERO), d: splat3(V3::ZERO), inv_d: splat3(V3::ZERO) };
+        let mut r = Rays8::default();
         for (i, ray) in rays.iter().enumerate() {
-            r.o.set(i, ray.o);
-            r.d.set(i, ray.d);
-            r.inv_d.set(i, ray.inv_d);
+            r.set(i, ray);
         }
         r
     }

@@ -3,7 +3,8 @@
 //!
 //! All live paths of a batch are at the same vertex depth, so they read the same request
 //! numbers, which the sampler serves for all eight at once. Each vertex, every live lane traces
-//! its ray and `integrator::arrive` settles escapes and emitter hits. Lanes on a Lambertian
+//! its ray (one packet query for the eight, `packet.rs`) and `integrator::arrive` settles
+//! escapes and emitter hits. Lanes on a Lambertian
 //! surface, the bulk of most scenes, then scatter together in `lambertian`, eight wide; other
 //! materials scatter one lane at a time with `integrator::scatter`. Every lane performs the f32
 //! operations of the scalar path in the same order, so the image is bit-identical to
@@ -11,11 +12,14 @@
 
 use crate::bvh::Stack;
 use crate::geometry::Surface;
-use crate::integrator::{arrive, offset, power_heuristic, scatter, unoccluded, Mean, Path, VERTEX_REQUESTS};
+use crate::integrator::{
+    arrive, leave, offset, power_heuristic, scatter, shadow_t_max, Mean, Path, VERTEX_REQUESTS,
+};
 use crate::lane::{F8, M8, V8, W};
-use crate::lights::LightSample;
+use crate::lights::{LightSample, NONE};
 use crate::material::{cosine_hemisphere, Material};
-use crate::math::{Frame, Ray, Real, Vec3, V3};
+use crate::math::{Frame, Ray, Real, V3};
+use crate::packet::Rays8;
 use crate::sampler::Sampler;
 use crate::PreparedScene;
 use std::f32::consts::FRAC_1_PI;
@@ -65,9 +69,15 @@ fn batch(
     let mut flat = Flat::default();
     while live != 0 {
         flat.lanes = 0;
+        let mut rays = Rays8::default();
+        for i in Lanes(live) {
+            rays.set(i, &paths[i].ray);
+        }
+        let inf = F8::splat(f32::INFINITY);
+        let (prim, t) = scene.bvh.intersect8(&scene.prims, &rays, M8::from_bits(live), inf, stack);
         for i in Lanes(live) {
             let path = &mut paths[i];
-            let hit = scene.bvh.intersect(&scene.prims, &path.ray, 0.0, f32::INFINITY, stack);
+            let hit = (prim[i] != u32::MAX).then_some((prim[i], t.0[i]));
             let Some((surf, material)) = arrive(scene, path, hit, depth) else {
                 live &= !(1 << i);
                 continue;
@@ -145,7 +155,8 @@ impl Flat {
 }
 
 /// `integrator::scatter` for the lanes of `v`, all on Lambertian surfaces, eight at a time
-/// (light sampling and shadow rays stay one lane at a time). Returns the lanes whose path ends.
+/// (light sampling stays one lane at a time; shadow rays are a packet). Returns the lanes whose
+/// path ends.
 #[inline(always)]
 fn lambertian(
     scene: &PreparedScene,
@@ -191,12 +202,33 @@ fn lambertian(
         let lit = !(wo.z.le(zero) | wl.z.le(zero));
         let f = V8::select(lit, v.albedo * (v.a * inv_pi * wl.z), V8::default());
         let bsdf_pdf = F8::select(lit, wl.z * inv_pi, zero);
-        let mut visible = 0u32;
-        for i in Lanes(sampled & !f.max_elem().le(zero).bits()) {
+        // `integrator::unoccluded` for the lanes whose light sample can contribute: one packet
+        // query for lights that are primitives (is the first hit that primitive?) and one for
+        // the others (is anything in the way?).
+        let shadowed = sampled & !f.max_elem().le(zero).bits();
+        let rays = Rays8::new(leave(v.p, v.n, v.off, wi), wi);
+        let (mut to_prim, mut t_max, mut target) = (0u32, F8::splat(f32::INFINITY), [NONE; W]);
+        for i in Lanes(shadowed) {
             let s = ls[i].as_ref().expect("sampled lanes hold their light sample");
-            if unoccluded(scene, v.p.get(i), v.n.get(i), v.off.0[i], s, stack) {
-                visible |= 1 << i;
+            if s.prim != NONE {
+                to_prim |= 1 << i;
+                target[i] = s.prim;
+            } else {
+                t_max.0[i] = shadow_t_max(s);
             }
+        }
+        let mut visible = 0u32;
+        if to_prim != 0 {
+            let inf = F8::splat(f32::INFINITY);
+            let (hit, _) = scene.bvh.intersect8(&scene.prims, &rays, M8::from_bits(to_prim), inf, stack);
+            for i in Lanes(to_prim) {
+                visible |= u32::from(hit[i] == target[i]) << i;
+            }
+        }
+        let to_any = shadowed & !to_prim;
+        if to_any != 0 {
+            visible |= to_any
+                & !scene.bvh.occluded8(&scene.prims, &rays, M8::from_bits(to_any), t_max, stack).bits();
         }
         let w = F8::select(delta, one, power_heuristic(pdf, bsdf_pdf));
         let e = f.cmul(radiance) * (w / pdf);
@@ -218,9 +250,7 @@ fn lambertian(
     } else {
         beta
     };
-    let side = V8::select(wi.dot(v.n).ge(zero), v.n, -v.n);
-    let o = v.p + side * v.off;
-    let inv_d = Vec3::new(one / wi.x, one / wi.y, one / wi.z);
+    let next = Rays8::new(leave(v.p, v.n, v.off, wi), wi);
     let ends = ends.bits();
     for i in Lanes(v.lanes) {
         let path = &mut paths[i];
@@ -229,7 +259,7 @@ fn lambertian(
             path.mis_bsdf_pdf = Some(bsdf_pdf.0[i]);
             path.beta = beta.get(i);
             path.eta_scale = eta_scale.0[i];
-            path.ray = Ray { o: o.get(i), d: wi.get(i), inv_d: inv_d.get(i) };
+            path.ray = next.ray(i);
         }
     }
     ends & v.lanes
