@@ -44,20 +44,25 @@ impl Mean {
 }
 
 /// The pixel's radiance estimate, one sample at a time (the oracle `wide::pixel` is tested
-/// against).
+/// against). `sampler` and `stack` are scratch space, reused across pixels.
 // Always inlined: `isa` compiles the whole pixel loop once per instruction-set level.
 #[inline(always)]
-pub(crate) fn pixel(scene: &PreparedScene, x: u32, y: u32) -> [f32; 3] {
+pub(crate) fn pixel(
+    scene: &PreparedScene,
+    x: u32,
+    y: u32,
+    sampler: &mut Sampler,
+    stack: &mut Stack,
+) -> [f32; 3] {
     let mut mean = Mean::default();
-    let mut stack = Stack::new();
     // One sampler for the pixel: the hashes that do not depend on the sample index are
     // computed once, not per sample.
-    let mut sampler = Sampler::for_pixel(scene.seed, x, y);
+    sampler.set_pixel(scene.seed, x, y);
     for s in 0..scene.spp {
         sampler.start(s);
         let (jx, jy) = sampler.next_2d();
         let ray = scene.camera.ray(x as f32 + jx, y as f32 + jy);
-        mean.add(radiance(scene, ray, &mut sampler, &mut stack));
+        mean.add(radiance(scene, ray, sampler, stack));
     }
     mean.get()
 }

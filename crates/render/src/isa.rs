@@ -9,6 +9,8 @@
 //! changes which instructions compute each IEEE operation, not its result (DESIGN 4; tested in
 //! `tests/determinism.rs` on every level the CPU has).
 
+use crate::bvh::Stack;
+use crate::sampler::Sampler;
 use crate::{integrator, wide, PreparedScene};
 
 /// An instruction-set level the pixel loop can run with on this CPU.
@@ -88,9 +90,15 @@ pub(crate) fn render_pixels(scene: &PreparedScene, out: &mut [f32], coord: impl 
 // The body every level shares; inlined into each so it is compiled once per level.
 #[inline(always)]
 fn pixels(scene: &PreparedScene, out: &mut [f32], coord: impl Fn(usize) -> (u32, u32)) {
+    let mut sampler = Sampler::for_pixel(scene.seed, 0, 0);
+    let mut stack = Stack::new();
     for (i, px) in out.chunks_exact_mut(3).enumerate() {
         let (x, y) = coord(i);
-        let rgb = if scene.wide { wide::pixel(scene, x, y) } else { integrator::pixel(scene, x, y) };
+        let rgb = if scene.wide {
+            wide::pixel(scene, x, y, &mut sampler, &mut stack)
+        } else {
+            integrator::pixel(scene, x, y, &mut sampler, &mut stack)
+        };
         px.copy_from_slice(&rgb);
     }
 }

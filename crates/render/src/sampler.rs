@@ -190,22 +190,33 @@ impl Sampler {
     /// the first draw.
     #[inline]
     pub fn for_pixel(seed: u64, x: u32, y: u32) -> Sampler {
-        // Chained mixing rather than XOR so that swapping x and y gives a different stream.
-        let pixel = mix64(mix64(seed ^ 0x9e37_79b9_7f4a_7c15) ^ ((u64::from(x) << 32) | u64::from(y)));
-        Sampler {
-            pixel,
+        let mut sp = Sampler {
+            pixel: 0,
             requests: [0; SOBOL_REQUESTS as usize],
             known: 0,
             sample: 0,
             request: 0,
-            // No sample index maps here (u32::MAX / LANES is smaller), so the first `start`
-            // begins a batch.
             batch: u32::MAX,
             lane: 0,
             filled: 0,
             values: [[[0.0; LANES]; 2]; SOBOL_REQUESTS as usize],
             lane_samples: [0; LANES],
-        }
+        };
+        sp.set_pixel(seed, x, y);
+        sp
+    }
+
+    /// Makes this the sampler `for_pixel(seed, x, y)` would make, keeping its buffers: what
+    /// they hold for the previous pixel is marked stale, not cleared (a render reuses one
+    /// sampler per row rather than clearing 0.8 KB per pixel).
+    #[inline(always)]
+    pub(crate) fn set_pixel(&mut self, seed: u64, x: u32, y: u32) {
+        // Chained mixing rather than XOR so that swapping x and y gives a different stream.
+        self.pixel = mix64(mix64(seed ^ 0x9e37_79b9_7f4a_7c15) ^ ((u64::from(x) << 32) | u64::from(y)));
+        self.known = 0;
+        // No sample index maps here (u32::MAX / LANES is smaller), so the first `start`
+        // begins a batch (and marks the batch's values stale).
+        self.batch = u32::MAX;
     }
 
     /// Restarts the stream at sample `s` of the same pixel.
@@ -418,6 +429,37 @@ mod tests {
     /// Sobol request as it was: the sampler before per-pixel caching (request hashes
     /// recomputed per sample, drawn strictly in order), kept here verbatim for its Sobol part,
     /// draws the same values.
+    #[test]
+    fn a_sampler_moved_to_another_pixel_matches_a_fresh_one() {
+        // Fill some batches of pixel (1, 2), then move to (5, 6) mid-batch: nothing stale may
+        // leak into the new pixel's values, scalar or batched.
+        let mut moved = Sampler::for_pixel(9, 1, 2);
+        for s in [0u32, 3, 9] {
+            moved.start(s);
+            for r in 0..SOBOL_REQUESTS + 2 {
+                moved.at_2d(r);
+            }
+        }
+        moved.start_batch(8);
+        moved.batch_2d(1);
+        moved.set_pixel(9, 5, 6);
+        let mut fresh = Sampler::for_pixel(9, 5, 6);
+        for first in [8u32, 0, 16] {
+            moved.start_batch(first);
+            fresh.start_batch(first);
+            for r in 0..SOBOL_REQUESTS + 3 {
+                assert_eq!(moved.batch_2d(r), fresh.batch_2d(r), "batch {first}, request {r}");
+            }
+            for s in first..first + 8 {
+                moved.start(s);
+                fresh.start(s);
+                for r in 0..SOBOL_REQUESTS + 3 {
+                    assert_eq!(moved.at_2d(r), fresh.at_2d(r), "sample {s}, request {r}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn reused_sampler_matches_the_per_sample_form() {
         struct Old {

@@ -31,16 +31,21 @@ use std::f32::consts::FRAC_1_PI;
 const SCALAR_TRACE_LANES: u32 = 6;
 
 /// The pixel's radiance estimate, the mean of its samples in sample order; bit-identical to
-/// `integrator::pixel`.
+/// `integrator::pixel`. `sampler` and `stack` are scratch space, reused across pixels.
 // Always inlined: `isa` compiles the whole pixel loop once per instruction-set level.
 #[inline(always)]
-pub(crate) fn pixel(scene: &PreparedScene, x: u32, y: u32) -> [f32; 3] {
+pub(crate) fn pixel(
+    scene: &PreparedScene,
+    x: u32,
+    y: u32,
+    sampler: &mut Sampler,
+    stack: &mut Stack,
+) -> [f32; 3] {
     let mut mean = Mean::default();
-    let mut stack = Stack::new();
-    let mut sampler = Sampler::for_pixel(scene.seed, x, y);
+    sampler.set_pixel(scene.seed, x, y);
     for first in (0..scene.spp).step_by(W) {
         let count = (scene.spp - first).min(W as u32) as usize;
-        for l in &batch(scene, &mut sampler, x, y, first, count, &mut stack)[..count] {
+        for l in &batch(scene, sampler, x, y, first, count, stack)[..count] {
             mean.add(*l);
         }
     }
