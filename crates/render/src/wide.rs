@@ -77,9 +77,9 @@ fn batch(
     let mut r = 1;
     // Reused across vertices: only `lanes` is reset, and lanes outside it are computed on but
     // never read back, so stale values there are harmless (and clearing costs a memset).
-    let mut flat = Flat::default();
+    let mut lambertian_lanes = LambertianLanes::default();
     while live != 0 {
-        flat.lanes = 0;
+        lambertian_lanes.lanes = 0;
         let mut prim = [u32::MAX; W];
         let mut t = F8::default();
         if live.count_ones() > SCALAR_TRACE_LANES {
@@ -104,7 +104,7 @@ fn batch(
                 continue;
             };
             match *material {
-                Material::Diffuse { albedo, a, b: 0.0 } => flat.push(i, path, &surf, albedo, a),
+                Material::Diffuse { albedo, a, b: 0.0 } => lambertian_lanes.push(i, path, &surf, albedo, a),
                 _ => {
                     sampler.start(first + i as u32);
                     if !scatter(scene, path, &surf, material, sampler, r, depth, stack) {
@@ -113,8 +113,8 @@ fn batch(
                 }
             }
         }
-        if flat.lanes != 0 {
-            live &= !lambertian(scene, &mut paths, &flat, sampler, r, depth, stack);
+        if lambertian_lanes.lanes != 0 {
+            live &= !lambertian(scene, &mut paths, &lambertian_lanes, sampler, r, depth, stack);
         }
         depth += 1;
         r += VERTEX_REQUESTS;
@@ -144,7 +144,7 @@ impl Iterator for Lanes {
 
 /// The lanes at a Lambertian vertex, gathered into lanes for `lambertian`.
 #[derive(Default)]
-struct Flat {
+struct LambertianLanes {
     /// Which lanes are here.
     lanes: u32,
     /// Incoming direction, hit point, geometric normal, ray offset there.
@@ -160,7 +160,7 @@ struct Flat {
     eta_scale: F8,
 }
 
-impl Flat {
+impl LambertianLanes {
     #[inline(always)]
     fn push(&mut self, i: usize, path: &Path, surf: &Surface, albedo: V3, a: f32) {
         self.lanes |= 1 << i;
@@ -182,7 +182,7 @@ impl Flat {
 fn lambertian(
     scene: &PreparedScene,
     paths: &mut [Path; W],
-    v: &Flat,
+    v: &LambertianLanes,
     sampler: &mut Sampler,
     r: u32,
     depth: u32,
