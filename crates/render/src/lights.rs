@@ -225,6 +225,13 @@ impl Lights {
         self.pmf[self.env as usize] * e.pdf(d)
     }
 
+    /// True when a path that escapes gets the environment's radiance at full weight: the
+    /// environment is not sampled as a light and there is no sun disc to hit.
+    #[inline]
+    pub(crate) fn escapes_unweighted(&self) -> bool {
+        self.env == NONE && self.discs.is_empty()
+    }
+
     /// True when there is nothing to sample.
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {

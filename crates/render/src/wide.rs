@@ -11,6 +11,7 @@
 //! `integrator::pixel`'s (tested in `tests/wide.rs`), which stays the oracle.
 
 use crate::bvh::Stack;
+use crate::env::Env;
 use crate::geometry::Surface;
 use crate::integrator::{
     arrive, leave, offset, power_heuristic, scatter, shadow_t_max, Mean, Path, VERTEX_REQUESTS,
@@ -18,8 +19,8 @@ use crate::integrator::{
 use crate::lane::{F8, M8, V8, W};
 use crate::lights::{LightSample, NONE};
 use crate::material::{cosine_hemisphere, Material};
-use crate::math::{Frame, Ray, Real, V3};
-use crate::packet::Rays8;
+use crate::math::{Frame, Real, V3};
+use crate::packet::{splat3, Rays8};
 use crate::sampler::Sampler;
 use crate::PreparedScene;
 use std::f32::consts::FRAC_1_PI;
@@ -65,12 +66,16 @@ fn batch(
 ) -> [V3; W] {
     sampler.start_batch(first);
     let (jx, jy) = sampler.batch_2d(0);
-    // Loops rather than `array::from_fn`/`map`, whose closures LLVM left out of line (so
-    // compiled for the baseline level, not the loop's).
-    let mut paths = [Path::new(Ray { o: V3::ZERO, d: V3::ZERO, inv_d: V3::ZERO }); W];
-    for (i, path) in paths.iter_mut().enumerate() {
-        *path = Path::new(scene.camera.ray(x as f32 + jx.0[i], y as f32 + jy.0[i]));
+    let mut paths = Paths::default();
+    for i in 0..count {
+        paths.set(i, &Path::new(scene.camera.ray(x as f32 + jx.0[i], y as f32 + jy.0[i])));
     }
+    // With a constant sky that is not sampled as a light and no sun disc, an escaping path
+    // just adds beta times the sky (`integrator::arrive`), which lanes do together.
+    let plain_sky = match scene.env {
+        Env::Constant(c) if scene.lights.escapes_unweighted() => Some(c),
+        _ => None,
+    };
     let mut live = (1u32 << count) - 1;
     let mut depth = 1;
     // The camera took request 0; each vertex takes the next VERTEX_REQUESTS.
@@ -83,35 +88,51 @@ fn batch(
         let mut prim = [u32::MAX; W];
         let mut t = F8::default();
         if live.count_ones() > SCALAR_TRACE_LANES {
-            let mut rays = Rays8::default();
-            for i in Lanes(live) {
-                rays.set(i, &paths[i].ray);
-            }
             let inf = F8::splat(f32::INFINITY);
-            (prim, t) = scene.bvh.intersect8(&scene.prims, &rays, M8::from_bits(live), inf, stack);
+            (prim, t) = scene.bvh.intersect8(&scene.prims, &paths.rays, M8::from_bits(live), inf, stack);
         } else {
             for i in Lanes(live) {
-                if let Some(h) = scene.bvh.intersect(&scene.prims, &paths[i].ray, 0.0, f32::INFINITY, stack) {
+                let ray = paths.rays.ray(i);
+                if let Some(h) = scene.bvh.intersect(&scene.prims, &ray, 0.0, f32::INFINITY, stack) {
                     (prim[i], t.0[i]) = h;
                 }
             }
         }
+        let mut escaped = 0u32;
         for i in Lanes(live) {
-            let path = &mut paths[i];
-            let hit = (prim[i] != u32::MAX).then_some((prim[i], t.0[i]));
-            let Some((surf, material)) = arrive(scene, path, hit, depth) else {
-                live &= !(1 << i);
-                continue;
-            };
-            match *material {
-                Material::Diffuse { albedo, a, b: 0.0 } => lambertian_lanes.push(i, path, &surf, albedo, a),
-                _ => {
-                    sampler.start(first + i as u32);
-                    if !scatter(scene, path, &surf, material, sampler, r, depth, stack) {
+            if prim[i] == u32::MAX {
+                if plain_sky.is_some() {
+                    escaped |= 1 << i;
+                    live &= !(1 << i);
+                    continue;
+                }
+            } else {
+                let hit = &scene.prims[prim[i] as usize];
+                if let Material::Diffuse { albedo, a, b: 0.0 } = scene.materials[hit.material as usize] {
+                    // `arrive` for a surface that does not emit: it ends at the depth limit.
+                    if depth >= scene.max_depth {
                         live &= !(1 << i);
+                    } else {
+                        lambertian_lanes.push(i, &hit.surface(&paths.rays.ray(i), t.0[i]), albedo, a);
                     }
+                    continue;
                 }
             }
+            // Anything else takes the one-sample integrator's vertex, for this lane alone.
+            let mut path = paths.get(i);
+            let hit = (prim[i] != u32::MAX).then_some((prim[i], t.0[i]));
+            let goes_on = arrive(scene, &mut path, hit, depth).is_some_and(|(surf, material)| {
+                sampler.start(first + i as u32);
+                scatter(scene, &mut path, &surf, material, sampler, r, depth, stack)
+            });
+            paths.set(i, &path);
+            if !goes_on {
+                live &= !(1 << i);
+            }
+        }
+        if let (Some(sky), true) = (plain_sky, escaped != 0) {
+            let lit = paths.l + paths.beta.cmul(splat3(sky));
+            paths.l = V8::select(M8::from_bits(escaped), lit, paths.l);
         }
         if lambertian_lanes.lanes != 0 {
             live &= !lambertian(scene, &mut paths, &lambertian_lanes, sampler, r, depth, stack);
@@ -120,10 +141,47 @@ fn batch(
         r += VERTEX_REQUESTS;
     }
     let mut l = [V3::ZERO; W];
-    for (l, path) in l.iter_mut().zip(&paths) {
-        *l = path.l;
+    for (i, l) in l.iter_mut().enumerate() {
+        *l = paths.l.get(i);
     }
     l
+}
+
+/// The batch's paths, lane i = sample `first + i`: `integrator::Path` in lanes.
+#[derive(Default)]
+struct Paths {
+    rays: Rays8,
+    l: V8,
+    beta: V8,
+    eta_scale: F8,
+    /// `Path::mis_bsdf_pdf`: the density in lanes whose bit is set in `mis`, None elsewhere.
+    mis_pdf: F8,
+    mis: u32,
+}
+
+impl Paths {
+    /// Lane `i` as a path.
+    #[inline(always)]
+    fn get(&self, i: usize) -> Path {
+        Path {
+            ray: self.rays.ray(i),
+            l: self.l.get(i),
+            beta: self.beta.get(i),
+            eta_scale: self.eta_scale.0[i],
+            mis_bsdf_pdf: (self.mis >> i & 1 != 0).then_some(self.mis_pdf.0[i]),
+        }
+    }
+
+    /// Sets lane `i` to `p`.
+    #[inline(always)]
+    fn set(&mut self, i: usize, p: &Path) {
+        self.rays.set(i, &p.ray);
+        self.l.set(i, p.l);
+        self.beta.set(i, p.beta);
+        self.eta_scale.0[i] = p.eta_scale;
+        self.mis_pdf.0[i] = p.mis_bsdf_pdf.unwrap_or(0.0);
+        self.mis = (self.mis & !(1 << i)) | (u32::from(p.mis_bsdf_pdf.is_some()) << i);
+    }
 }
 
 /// The lanes whose bit is set, lowest first.
@@ -142,13 +200,12 @@ impl Iterator for Lanes {
     }
 }
 
-/// The lanes at a Lambertian vertex, gathered into lanes for `lambertian`.
+/// The surfaces of the lanes at a Lambertian vertex, gathered for `lambertian`.
 #[derive(Default)]
 struct LambertianLanes {
     /// Which lanes are here.
     lanes: u32,
-    /// Incoming direction, hit point, geometric normal, ray offset there.
-    d: V8,
+    /// Hit point, geometric normal, ray offset there.
     p: V8,
     n: V8,
     off: F8,
@@ -156,22 +213,17 @@ struct LambertianLanes {
     /// Oren–Nayar's A, which is 1 for a Lambertian surface but multiplied all the same,
     /// as `Material::eval_local` does.
     a: F8,
-    beta: V8,
-    eta_scale: F8,
 }
 
 impl LambertianLanes {
     #[inline(always)]
-    fn push(&mut self, i: usize, path: &Path, surf: &Surface, albedo: V3, a: f32) {
+    fn push(&mut self, i: usize, surf: &Surface, albedo: V3, a: f32) {
         self.lanes |= 1 << i;
-        self.d.set(i, path.ray.d);
         self.p.set(i, surf.p);
         self.n.set(i, surf.n);
         self.off.0[i] = offset(surf.p);
         self.albedo.set(i, albedo);
         self.a.0[i] = a;
-        self.beta.set(i, path.beta);
-        self.eta_scale.0[i] = path.eta_scale;
     }
 }
 
@@ -181,7 +233,7 @@ impl LambertianLanes {
 #[inline(always)]
 fn lambertian(
     scene: &PreparedScene,
-    paths: &mut [Path; W],
+    paths: &mut Paths,
     v: &LambertianLanes,
     sampler: &mut Sampler,
     r: u32,
@@ -192,10 +244,11 @@ fn lambertian(
     let inv_pi = F8::splat(FRAC_1_PI);
     // `Material::frame`: the normal flipped to the side the ray arrived from. The light is
     // picked from that same side (`integrator::direct`'s `nf`).
-    let nf = V8::select(v.d.dot(v.n).le(zero), v.n, -v.n);
+    let d = paths.rays.d;
+    let nf = V8::select(d.dot(v.n).le(zero), v.n, -v.n);
     let frame = Frame::new(nf);
-    let wo = frame.to_local(-v.d);
-    let mut l_add = V8::default();
+    let wo = frame.to_local(-d);
+    let here = M8::from_bits(v.lanes);
     if !scene.lights.is_empty() {
         let u_light = sampler.batch_1d(r + 3);
         let (lu, lv) = sampler.batch_2d(r + 4);
@@ -253,17 +306,18 @@ fn lambertian(
         }
         let w = F8::select(delta, one, power_heuristic(pdf, bsdf_pdf));
         let e = f.cmul(radiance) * (w / pdf);
-        l_add = v.beta.cmul(V8::select(M8::from_bits(visible), e, V8::default()));
+        let lit = paths.l + paths.beta.cmul(V8::select(M8::from_bits(visible), e, V8::default()));
+        paths.l = V8::select(here, lit, paths.l);
     }
     // `Material::sample_local`, Lambertian case: the albedo is the weight.
     let (u, vv) = sampler.batch_2d(r + 1);
     let wl = cosine_hemisphere(u, vv);
     let bsdf_pdf = wl.z * inv_pi;
     let wi = frame.to_world(wl);
-    let beta = v.beta.cmul(v.albedo);
+    let beta = paths.beta.cmul(v.albedo);
     let mut ends = wo.z.le(zero) | beta.max_elem().le(zero);
     // The sample's eta is 1; multiplied all the same, as `scatter` does.
-    let eta_scale = v.eta_scale * one;
+    let eta_scale = paths.eta_scale * one;
     let beta = if depth + 1 > crate::integrator::RR_DEPTH {
         let q = (beta.max_elem() * eta_scale * eta_scale).fmin(F8::splat(0.95));
         ends = ends | sampler.batch_1d(r + 2).ge(q);
@@ -272,16 +326,15 @@ fn lambertian(
         beta
     };
     let next = Rays8::new(leave(v.p, v.n, v.off, wi), wi);
-    let ends = ends.bits();
-    for i in Lanes(v.lanes) {
-        let path = &mut paths[i];
-        path.l += l_add.get(i);
-        if ends & (1 << i) == 0 {
-            path.mis_bsdf_pdf = Some(bsdf_pdf.0[i]);
-            path.beta = beta.get(i);
-            path.eta_scale = eta_scale.0[i];
-            path.ray = next.ray(i);
-        }
-    }
-    ends & v.lanes
+    let goes_on = here & !ends;
+    paths.rays = Rays8 {
+        o: V8::select(goes_on, next.o, paths.rays.o),
+        d: V8::select(goes_on, next.d, paths.rays.d),
+        inv_d: V8::select(goes_on, next.inv_d, paths.rays.inv_d),
+    };
+    paths.beta = V8::select(goes_on, beta, paths.beta);
+    paths.eta_scale = F8::select(goes_on, eta_scale, paths.eta_scale);
+    paths.mis_pdf = F8::select(goes_on, bsdf_pdf, paths.mis_pdf);
+    paths.mis |= goes_on.bits();
+    ends.bits() & v.lanes
 }
