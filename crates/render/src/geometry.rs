@@ -260,7 +260,9 @@ impl Prim {
     }
 
     /// Surface data at distance `t` along `ray`, which hit this primitive.
-    #[inline]
+    // Always inlined: out of line it ran as baseline code beside the x86-64-v3 loop, a call per
+    // vertex (S1 callgrind -5.0 % inlined, B1 -5.3 %; wall clock no worse, BENCH_NOTES.md).
+    #[inline(always)]
     pub(crate) fn surface(&self, ray: &Ray, t: f32) -> Surface {
         let p = ray.at(t);
         match self.kind {
