@@ -2,13 +2,14 @@
 //! one path per lane.
 //!
 //! All live paths of a batch are at the same vertex depth, so they read the same request
-//! numbers, which the sampler serves for all eight at once. Each vertex, every live lane traces
-//! its ray (one packet query for the eight, `packet.rs`) and `integrator::arrive` settles
-//! escapes and emitter hits. Lanes on a Lambertian
-//! surface, the bulk of most scenes, then scatter together in `lambertian`, eight wide; other
-//! materials scatter one lane at a time with `integrator::scatter`. Every lane performs the f32
-//! operations of the scalar path in the same order, so the image is bit-identical to
-//! `integrator::pixel`'s (tested in `tests/wide.rs`), which stays the oracle.
+//! numbers, which the sampler serves for all eight at once. Path state stays in lanes
+//! (`Paths`). Each vertex, the live lanes trace their rays (as one packet query, `packet.rs`,
+//! when 7 or 8 are live); lanes that escape under a plain constant sky add it together, and
+//! lanes on a Lambertian surface, the bulk of most scenes, scatter together in `lambertian`.
+//! Every other lane (emitter hits, other skies and materials) takes `integrator::arrive` and
+//! `integrator::scatter` alone. Every lane performs the f32 operations of the scalar path in
+//! the same order, so the image is bit-identical to `integrator::pixel`'s, which stays the
+//! oracle (`tests/determinism.rs`).
 
 use crate::bvh::Stack;
 use crate::env::Env;
