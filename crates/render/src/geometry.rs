@@ -1,9 +1,10 @@
 //! Primitives: spheres, quads, boxes and triangles in one flat, enum-dispatched array (no
 //! virtual calls in the hot loop).
 
+use crate::lane::splat3;
 use crate::lane::F8;
 use crate::math::{Ray, Real, V3};
-use crate::packet::{splat3, Rays8};
+use crate::packet::Rays8;
 
 /// Which intersection routine a primitive uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

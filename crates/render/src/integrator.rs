@@ -297,16 +297,16 @@ pub(crate) fn unoccluded(
             .is_some_and(|(hit, _)| hit == ls.prim)
     } else {
         // Any hit will do: `occluded` stops at the first (exactly `intersect(..).is_none()`).
-        !scene.bvh.occluded(&scene.prims, &shadow, 0.0, shadow_t_max(ls), stack)
+        !scene.bvh.occluded(&scene.prims, &shadow, 0.0, shadow_t_max(ls.dist), stack)
     }
 }
 
-/// How far a shadow ray towards a light that is not a primitive must stay clear: to just short
+/// How far a shadow ray towards a light at `dist` that is not a primitive must stay clear: to just short
 /// of a point light, so a surface right at it does not shadow itself, or without end.
 #[inline(always)]
-pub(crate) fn shadow_t_max(ls: &LightSample) -> f32 {
-    if ls.dist.is_finite() {
-        ls.dist * (1.0 - 1e-4)
+pub(crate) fn shadow_t_max(dist: f32) -> f32 {
+    if dist.is_finite() {
+        dist * (1.0 - 1e-4)
     } else {
         f32::INFINITY
     }

@@ -194,6 +194,28 @@ impl V8 {
     }
 }
 
+/// The same vector in every lane.
+#[inline(always)]
+pub(crate) fn splat3(v: Vec3) -> V8 {
+    V8::new(F8::splat(v.x), F8::splat(v.y), F8::splat(v.z))
+}
+
+/// The lanes whose bit is set, lowest first.
+pub(crate) struct Lanes(pub u32);
+
+impl Iterator for Lanes {
+    type Item = usize;
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        if self.0 == 0 {
+            return None;
+        }
+        let i = self.0.trailing_zeros() as usize;
+        self.0 &= self.0 - 1;
+        Some(i)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,8 +10,9 @@
 
 use crate::env::{luminance, Env};
 use crate::geometry::{Kind, Prim};
+use crate::lane::{splat3, Lanes, F8, M8, V8, W};
 use crate::material::Material;
-use crate::math::{Frame, Ray, V3};
+use crate::math::{sincos_turn, Frame, Ray, Real, Vec3, V3};
 use std::f32::consts::PI;
 use tessera_types::scene::Light as LightDesc;
 
@@ -69,6 +70,33 @@ pub(crate) struct LightSample {
     pub delta: bool,
 }
 
+/// Light samples for eight shading points (`Lights::sample8`).
+#[derive(Default)]
+pub(crate) struct LightSamples8 {
+    /// The lanes with a sample of positive density; the others hold zeros.
+    pub lanes: u32,
+    pub wi: V8,
+    pub radiance: V8,
+    pub pdf: F8,
+    pub delta: M8,
+    pub prim: [u32; W],
+    pub dist: F8,
+}
+
+impl LightSamples8 {
+    /// Sets lane `i` to `s`.
+    #[inline(always)]
+    fn set(&mut self, i: usize, s: &LightSample) {
+        self.lanes |= 1 << i;
+        self.wi.set(i, s.wi);
+        self.radiance.set(i, s.radiance);
+        self.pdf.0[i] = s.pdf;
+        self.delta.0[i] = if s.delta { u32::MAX } else { 0 };
+        self.prim[i] = s.prim;
+        self.dist.0[i] = s.dist;
+    }
+}
+
 fn area(p: &Prim) -> f32 {
     match p.kind {
         Kind::Sphere => 4.0 * PI * p.b.x * p.b.x,
@@ -80,14 +108,31 @@ fn area(p: &Prim) -> f32 {
 
 /// A direction uniform in solid angle within the cone around unit `axis` whose half-angle θ
 /// has 1 − cos θ = `one_minus` (a sun disc, a sphere seen from outside); its density is
-/// 1 / (2π·one_minus).
+/// 1 / (2π·one_minus). Generic over the lane type: one path or eight.
 #[inline(always)]
-fn uniform_cone(axis: V3, one_minus: f32, u: f32, v: f32) -> V3 {
+fn uniform_cone<T: Real>(axis: Vec3<T>, one_minus: T, u: T, v: T) -> Vec3<T> {
     let um = u * one_minus;
-    let cos = 1.0 - um;
-    let sin = (um * (2.0 - um)).max(0.0).sqrt();
-    let (s, c) = libm::sincosf(2.0 * PI * v);
-    Frame::new(axis).to_world(V3::new(sin * c, sin * s, cos))
+    let cos = T::splat(1.0) - um;
+    let sin = (um * (T::splat(2.0) - um)).fmax(T::splat(0.0)).sqrt();
+    let (s, c) = sincos_turn(v);
+    Frame::new(axis).to_world(Vec3::new(sin * c, sin * s, cos))
+}
+
+/// A direction from `o` towards the sphere (`center`, `radius`), uniform in the solid angle
+/// it subtends, and that density; the mask is false where `o` is inside, from where the
+/// sphere (which shines outwards only) cannot be sampled.
+#[inline(always)]
+fn toward_sphere<T: Real>(center: Vec3<T>, radius: T, o: Vec3<T>, u: T, v: T) -> (Vec3<T>, T, T::Mask) {
+    let (zero, one) = (T::splat(0.0), T::splat(1.0));
+    let d = center - o;
+    let dist2 = d.dot(d);
+    let r2 = radius * radius;
+    let sin2_max = r2 / dist2;
+    let cos_max = (one - sin2_max).fmax(zero).sqrt();
+    // 1 - cos written to keep precision for small, distant spheres.
+    let one_minus = sin2_max / (one + cos_max);
+    let wi = uniform_cone(d / dist2.sqrt(), one_minus, u, v);
+    (wi, one / (T::splat(2.0 * PI) * one_minus), dist2.gt(r2))
 }
 
 /// pbrt-v4's smoothstep: 0 at or below `a`, 1 at or above `b`, a hard step when they are equal.
@@ -244,6 +289,12 @@ impl Lights {
         self.of_prim[prim as usize]
     }
 
+    /// The light `u_sel` picks.
+    #[inline(always)]
+    fn pick(&self, u_sel: f32) -> usize {
+        self.cdf.partition_point(|&c| c <= u_sel).min(self.entries.len() - 1)
+    }
+
     /// Picks a light with `u_sel` and a direction towards it from `o` with (`u`, `v`).
     #[inline]
     pub(crate) fn sample(
@@ -255,7 +306,78 @@ impl Lights {
         u: f32,
         v: f32,
     ) -> Option<LightSample> {
-        let li = self.cdf.partition_point(|&c| c <= u_sel).min(self.entries.len() - 1);
+        self.sample_light(prims, materials, self.pick(u_sel), o, u, v)
+    }
+
+    /// `sample` for the lanes of `lanes`, eight shading points at once, keeping the samples of
+    /// positive density: lanes that picked the same emitting sphere are sampled together, any
+    /// other light one lane at a time. Every lane gets the bits `sample` gives it.
+    // One argument per piece of the query, as `sample` has.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(crate) fn sample8(
+        &self,
+        prims: &[Prim],
+        materials: &[Material],
+        o: V8,
+        u_sel: F8,
+        u: F8,
+        v: F8,
+        lanes: u32,
+    ) -> LightSamples8 {
+        let mut out = LightSamples8::default();
+        let mut picked = [0usize; W];
+        for i in Lanes(lanes) {
+            picked[i] = self.pick(u_sel.0[i]);
+        }
+        let mut todo = lanes;
+        while todo != 0 {
+            let li = picked[todo.trailing_zeros() as usize];
+            let mut group = 0u32;
+            for i in Lanes(todo) {
+                group |= u32::from(picked[i] == li) << i;
+            }
+            todo &= !group;
+            if let Entry::Prim(ix) = self.entries[li] {
+                let p = &prims[ix as usize];
+                if let (Kind::Sphere, Material::Emitter { radiance }) =
+                    (p.kind, materials[p.material as usize])
+                {
+                    let (wi, pdf, outside) = toward_sphere(splat3(p.a), F8::splat(p.b.x), o, u, v);
+                    let pdf = pdf * F8::splat(self.pmf[li]);
+                    let got = (outside & pdf.gt(F8::splat(0.0))).bits() & group;
+                    let m = M8::from_bits(got);
+                    out.wi = V8::select(m, wi, out.wi);
+                    out.pdf = F8::select(m, pdf, out.pdf);
+                    out.radiance = V8::select(m, splat3(radiance), out.radiance);
+                    for i in Lanes(got) {
+                        out.prim[i] = ix;
+                    }
+                    out.lanes |= got;
+                    continue;
+                }
+            }
+            for i in Lanes(group) {
+                let s = self.sample_light(prims, materials, li, o.get(i), u.0[i], v.0[i]);
+                if let Some(s) = s.filter(|s| s.pdf > 0.0) {
+                    out.set(i, &s);
+                }
+            }
+        }
+        out
+    }
+
+    /// A direction from `o` towards light `li`, with (`u`, `v`).
+    #[inline(always)]
+    fn sample_light(
+        &self,
+        prims: &[Prim],
+        materials: &[Material],
+        li: usize,
+        o: V3,
+        u: f32,
+        v: f32,
+    ) -> Option<LightSample> {
         let pmf = self.pmf[li];
         let prim_ix = match self.entries[li] {
             Entry::Prim(ix) => ix,
@@ -331,18 +453,11 @@ impl Lights {
         };
         let (wi, pdf, dist) = match p.kind {
             Kind::Sphere => {
-                let d = p.a - o;
-                let dist2 = d.dot(d);
-                let r2 = p.b.x * p.b.x;
-                if dist2 <= r2 {
-                    return None; // inside: the sphere shines outwards only
+                let (wi, pdf, outside) = toward_sphere(p.a, p.b.x, o, u, v);
+                if !outside {
+                    return None;
                 }
-                let sin2_max = r2 / dist2;
-                let cos_max = (1.0 - sin2_max).max(0.0).sqrt();
-                // 1 - cos written to keep precision for small, distant spheres.
-                let one_minus = sin2_max / (1.0 + cos_max);
-                let wi = uniform_cone(d / dist2.sqrt(), one_minus, u, v);
-                (wi, 1.0 / (2.0 * PI * one_minus), f32::INFINITY)
+                (wi, pdf, f32::INFINITY)
             }
             Kind::Quad | Kind::Triangle => {
                 let (q, n, a) = if p.kind == Kind::Quad {

@@ -7,7 +7,7 @@
 //! Values are `f·|cos θi|` ("projected" BSDF), so a sample's throughput weight is value / pdf
 //! and a light sample's contribution is value · Li / pdf_light.
 
-use crate::math::{Frame, Real, Vec3, V3};
+use crate::math::{sincos_quarter, Frame, Real, Vec3, V3};
 use crate::microfacet::{Microfacet, MIN_ALPHA};
 use std::f32::consts::FRAC_1_PI;
 use tessera_types::scene::{Distribution, Material as MaterialDesc};
@@ -589,21 +589,6 @@ pub(crate) fn cosine_hemisphere<T: Real>(u: T, v: T) -> Vec3<T> {
     Vec3::new(x, y, (one - x * x - y * y).fmax(zero).sqrt())
 }
 
-/// Sine and cosine of `x` in [-π/4, π/4]: Cephes' `sinf`/`cosf` polynomials, within 2 ulp
-/// there (tested), with no range reduction or branch, so lanes vectorise and every system
-/// computes the same bits.
-#[inline(always)]
-pub(crate) fn sincos_quarter<T: Real>(x: T) -> (T, T) {
-    let z = x * x;
-    let s =
-        ((T::splat(-1.951_529_6e-4) * z + T::splat(8.332_161e-3)) * z - T::splat(1.666_665_5e-1)) * z * x + x;
-    let c =
-        ((T::splat(2.443_315_7e-5) * z - T::splat(1.388_731_6e-3)) * z + T::splat(4.166_664_6e-2)) * z * z
-            - T::splat(0.5) * z
-            + T::splat(1.0);
-    (s, c)
-}
-
 /// A material's BSDF in its local frame (+Z = normal), for tests and tools: the same code the
 /// integrator runs.
 #[derive(Debug, Clone, Copy)]
@@ -642,24 +627,6 @@ impl Bsdf {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn quarter_sincos_is_within_two_ulp() {
-        let ulps = |a: f32, b: f64| {
-            ((f64::from(a) - b).abs() / f64::from(f32::EPSILON) / b.abs().max(1e-30)).max(0.0)
-        };
-        let mut worst = (0.0f64, 0.0f64);
-        for k in -100_000..=100_000 {
-            let x = std::f32::consts::FRAC_PI_4 * k as f32 / 100_000.0;
-            let (s, c) = super::sincos_quarter(x);
-            let xd = f64::from(x);
-            if k != 0 {
-                worst.0 = worst.0.max(ulps(s, xd.sin()));
-            }
-            worst.1 = worst.1.max(ulps(c, xd.cos()));
-        }
-        assert!(worst.0 <= 2.0 && worst.1 <= 2.0, "worst error in ulp (sin, cos): {worst:?}");
-    }
-
     use super::*;
 
     #[test]

@@ -11,7 +11,7 @@
 use crate::bvh::{Bvh, Node, Stack, STACK, WIDTH};
 use crate::geometry::Prim;
 use crate::lane::{F8, M8, V8, W};
-use crate::math::{Ray, Real, V3};
+use crate::math::{Ray, Real};
 
 /// Eight rays, lane i = ray i, with reciprocal directions for slab tests.
 #[derive(Debug, Clone, Copy, Default)]
@@ -55,12 +55,6 @@ impl Rays8 {
         }
         r
     }
-}
-
-/// The same vector in every lane.
-#[inline(always)]
-pub(crate) fn splat3(v: V3) -> V8 {
-    V8::new(F8::splat(v.x), F8::splat(v.y), F8::splat(v.z))
 }
 
 /// One pending entry of a packet traversal: a node (`count == 0`) or a leaf, with each lane's
@@ -294,6 +288,7 @@ mod tests {
     use super::*;
     use crate::bvh::tests::{soup, Rng};
     use crate::geometry::Kind;
+    use crate::math::V3;
     use proptest::prelude::*;
 
     /// A random primitive of `kind` around the origin, within `extent`.
@@ -542,6 +537,7 @@ mod bench {
     use super::*;
     use crate::bvh::tests::Rng;
     use crate::math::Frame;
+    use crate::math::V3;
     use crate::PreparedScene;
     use std::time::Instant;
 

@@ -17,11 +17,11 @@ use crate::geometry::Surface;
 use crate::integrator::{
     arrive, leave, offset, power_heuristic, scatter, shadow_t_max, Mean, Path, VERTEX_REQUESTS,
 };
-use crate::lane::{F8, M8, V8, W};
-use crate::lights::{LightSample, NONE};
+use crate::lane::{splat3, Lanes, F8, M8, V8, W};
+use crate::lights::NONE;
 use crate::material::{cosine_hemisphere, Material};
 use crate::math::{Frame, Real, V3};
-use crate::packet::{splat3, Rays8};
+use crate::packet::Rays8;
 use crate::sampler::Sampler;
 use crate::PreparedScene;
 use std::f32::consts::FRAC_1_PI;
@@ -185,22 +185,6 @@ impl Paths {
     }
 }
 
-/// The lanes whose bit is set, lowest first.
-struct Lanes(u32);
-
-impl Iterator for Lanes {
-    type Item = usize;
-    #[inline(always)]
-    fn next(&mut self) -> Option<usize> {
-        if self.0 == 0 {
-            return None;
-        }
-        let i = self.0.trailing_zeros() as usize;
-        self.0 &= self.0 - 1;
-        Some(i)
-    }
-}
-
 /// The surfaces of the lanes at a Lambertian vertex, gathered for `lambertian`.
 #[derive(Default)]
 struct LambertianLanes {
@@ -253,43 +237,25 @@ fn lambertian(
     if !scene.lights.is_empty() {
         let u_light = sampler.batch_1d(r + 3);
         let (lu, lv) = sampler.batch_2d(r + 4);
-        // `integrator::direct`, its light sample and shadow ray per lane.
-        let mut ls: [Option<LightSample>; W] = Default::default();
-        let mut wi = V8::default();
-        let mut pdf = one;
-        let mut radiance = V8::default();
-        let mut delta = M8::NONE;
-        let mut sampled = 0u32;
-        for i in Lanes(v.lanes) {
-            let o = v.p.get(i) + nf.get(i) * v.off.0[i];
-            let s = scene.lights.sample(&scene.prims, &scene.materials, o, u_light.0[i], lu.0[i], lv.0[i]);
-            if let Some(s) = s.filter(|s| s.pdf > 0.0) {
-                wi.set(i, s.wi);
-                pdf.0[i] = s.pdf;
-                radiance.set(i, s.radiance);
-                delta.0[i] = if s.delta { u32::MAX } else { 0 };
-                sampled |= 1 << i;
-                ls[i] = Some(s);
-            }
-        }
+        // `integrator::direct`: a light sample per lane, from the side the ray arrived on.
+        let o = v.p + nf * v.off;
+        let ls = scene.lights.sample8(&scene.prims, &scene.materials, o, u_light, lu, lv, v.lanes);
         // `Material::eval_local`, Lambertian case.
-        let wl = frame.to_local(wi);
+        let wl = frame.to_local(ls.wi);
         let lit = !(wo.z.le(zero) | wl.z.le(zero));
         let f = V8::select(lit, v.albedo * (v.a * inv_pi * wl.z), V8::default());
         let bsdf_pdf = F8::select(lit, wl.z * inv_pi, zero);
         // `integrator::unoccluded` for the lanes whose light sample can contribute: one packet
         // query for lights that are primitives (is the first hit that primitive?) and one for
         // the others (is anything in the way?).
-        let shadowed = sampled & !f.max_elem().le(zero).bits();
-        let rays = Rays8::new(leave(v.p, v.n, v.off, wi), wi);
-        let (mut to_prim, mut t_max, mut target) = (0u32, F8::splat(f32::INFINITY), [NONE; W]);
+        let shadowed = ls.lanes & !f.max_elem().le(zero).bits();
+        let rays = Rays8::new(leave(v.p, v.n, v.off, ls.wi), ls.wi);
+        let (mut to_prim, mut t_max) = (0u32, F8::splat(f32::INFINITY));
         for i in Lanes(shadowed) {
-            let s = ls[i].as_ref().expect("sampled lanes hold their light sample");
-            if s.prim != NONE {
+            if ls.prim[i] != NONE {
                 to_prim |= 1 << i;
-                target[i] = s.prim;
             } else {
-                t_max.0[i] = shadow_t_max(s);
+                t_max.0[i] = shadow_t_max(ls.dist.0[i]);
             }
         }
         let mut visible = 0u32;
@@ -297,7 +263,7 @@ fn lambertian(
             let inf = F8::splat(f32::INFINITY);
             let (hit, _) = scene.bvh.intersect8(&scene.prims, &rays, M8::from_bits(to_prim), inf, stack);
             for i in Lanes(to_prim) {
-                visible |= u32::from(hit[i] == target[i]) << i;
+                visible |= u32::from(hit[i] == ls.prim[i]) << i;
             }
         }
         let to_any = shadowed & !to_prim;
@@ -305,8 +271,9 @@ fn lambertian(
             visible |= to_any
                 & !scene.bvh.occluded8(&scene.prims, &rays, M8::from_bits(to_any), t_max, stack).bits();
         }
-        let w = F8::select(delta, one, power_heuristic(pdf, bsdf_pdf));
-        let e = f.cmul(radiance) * (w / pdf);
+        // Lanes without a visible sample compute garbage (their density is 0) that is not kept.
+        let w = F8::select(ls.delta, one, power_heuristic(ls.pdf, bsdf_pdf));
+        let e = f.cmul(ls.radiance) * (w / ls.pdf);
         let lit = paths.l + paths.beta.cmul(V8::select(M8::from_bits(visible), e, V8::default()));
         paths.l = V8::select(here, lit, paths.l);
     }
