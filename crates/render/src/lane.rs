@@ -1,4 +1,4 @@
-//! Eight f32 lanes, one per path of a sampler batch, for the wide integrator (`wide.rs`).
+//! Eight f32 lanes, one per path of a group of the wide integrator (`wide.rs`).
 //!
 //! Plain arrays with lane-wise loops, as `simd.rs`'s `F4`: LLVM turns each operation into one
 //! AVX instruction in the x86-64-v3 copy of the pixel loop and into two SSE instructions in the

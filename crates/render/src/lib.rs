@@ -108,8 +108,8 @@ pub struct PreparedScene {
     pub(crate) bvh: Bvh,
     pub(crate) lights: lights::Lights,
     pub(crate) isa: Isa,
-    /// Whether pixels are rendered a sampler batch of eight samples at a time (`wide.rs`) or
-    /// one sample at a time (`integrator.rs`); both give the same pixels.
+    /// Whether pixels are rendered many samples at a time in SIMD lanes (`wide.rs`) or one
+    /// sample at a time (`integrator.rs`); both give the same pixels.
     pub(crate) wide: bool,
     /// The scene's point, spot and sun lights, kept to rebuild `lights`.
     light_descs: Vec<tessera_types::scene::Light>,
@@ -194,7 +194,7 @@ impl PreparedScene {
         self
     }
 
-    /// The same scene rendered eight samples of a pixel at a time, in SIMD lanes (true, the
+    /// The same scene rendered many samples of a pixel at a time, in SIMD lanes (true, the
     /// default), or one sample at a time (false). The pixels are the same either way; tests
     /// compare them, and benchmarks the speed.
     pub fn with_wide(mut self, wide: bool) -> Self {

@@ -1,5 +1,5 @@
-//! Packet traversal: the eight rays of one pixel's sampler batch (one path per lane of the wide
-//! integrator) traced through the 4-wide BVH together.
+//! Packet traversal: the eight rays of a group of the wide integrator (paths of one pixel, one
+//! per lane) traced through the 4-wide BVH together.
 //!
 //! Each node visit tests the node's four child boxes against all eight rays, so the node is
 //! loaded once for the packet instead of once per ray, and the box arithmetic runs eight rays

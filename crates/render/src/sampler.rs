@@ -133,6 +133,22 @@ fn to_unit(x: u32) -> f32 {
     (x >> 8) as f32 * (1.0 / 16_777_216.0)
 }
 
+/// Both coordinates of a Sobol request for sample `s`, the request's hash being `h`:
+/// dimensions 0 and 1 of its Owen-scrambled Sobol pattern at its own shuffle of the sample
+/// index (Burley 2020). All scrambling works on bit-reversed values, where the Laine–Karras
+/// permutation, which lets bits affect only higher bits, is a nested uniform scramble.
+#[inline(always)]
+fn sobol_pair(s: u32, h: u64) -> (f32, f32) {
+    let (shuffle, seed) = (h as u32, (h >> 32) as u32);
+    // The shuffled index: owen_scramble(s) = reverse(lk(reverse(s))).
+    let index = lk_permute(s.reverse_bits(), shuffle).reverse_bits();
+    // Dimension 0 is the radical inverse, reverse(index), whose Owen scramble is
+    // reverse(lk(index)); dimension 1 likewise from its generator matrix.
+    let d0 = lk_permute(index, seed);
+    let d1 = lk_permute(sobol_dim1_rev_from_index(index), seed ^ 0x6a09_e667);
+    (to_unit(d0.reverse_bits()), to_unit(d1.reverse_bits()))
+}
+
 /// 64 hashed bits of request `r` (past the Sobol ones) of the sample whose hash is `sample`.
 #[inline(always)]
 fn hashed(sample: u64, r: u32) -> u64 {
@@ -173,8 +189,6 @@ pub struct Sampler {
     filled: u32,
     /// Per Sobol request, both coordinates for each sample of the batch.
     values: [[[f32; LANES]; 2]; SOBOL_REQUESTS as usize],
-    /// Hash of each sample of the batch, set by `start_batch` for the wide reads.
-    lane_samples: [u64; LANES],
 }
 
 impl Sampler {
@@ -200,7 +214,6 @@ impl Sampler {
             lane: 0,
             filled: 0,
             values: [[[0.0; LANES]; 2]; SOBOL_REQUESTS as usize],
-            lane_samples: [0; LANES],
         };
         sp.set_pixel(seed, x, y);
         sp
@@ -222,7 +235,7 @@ impl Sampler {
     /// Restarts the stream at sample `s` of the same pixel.
     #[inline(always)]
     pub fn start(&mut self, s: u32) {
-        self.sample = mix64(self.pixel ^ u64::from(s));
+        self.sample = self.sample_hash(s);
         self.request = 0;
         let batch = s / LANES as u32;
         if batch != self.batch {
@@ -265,66 +278,49 @@ impl Sampler {
         (v[0][self.lane], v[1][self.lane])
     }
 
-    /// Request `r`'s values for every sample of the current batch: dimensions 0 and 1 of its
-    /// Owen-scrambled Sobol pattern at its own shuffle of the sample index (Burley 2020). All
-    /// scrambling works on bit-reversed values, where the Laine–Karras permutation, which lets
-    /// bits affect only higher bits, is a nested uniform scramble.
+    /// Request `r`'s values for every sample of the current batch.
     #[inline(always)]
     fn fill(&mut self, r: u32) {
         let h = self.request_hash(r);
-        let (shuffle, seed) = (h as u32, (h >> 32) as u32);
         let first = self.batch.wrapping_mul(LANES as u32);
         let [v0, v1] = &mut self.values[r as usize];
         for (lane, (v0, v1)) in v0.iter_mut().zip(v1.iter_mut()).enumerate() {
-            // The shuffled index: owen_scramble(s) = reverse(lk(reverse(s))).
-            let index = lk_permute((first + lane as u32).reverse_bits(), shuffle).reverse_bits();
-            // Dimension 0 is the radical inverse, reverse(index), whose Owen scramble is
-            // reverse(lk(index)); dimension 1 likewise from its generator matrix.
-            let d0 = lk_permute(index, seed);
-            let d1 = lk_permute(sobol_dim1_rev_from_index(index), seed ^ 0x6a09_e667);
-            *v0 = to_unit(d0.reverse_bits());
-            *v1 = to_unit(d1.reverse_bits());
+            (*v0, *v1) = sobol_pair(first + lane as u32, h);
         }
         self.filled |= 1 << r;
     }
 
-    /// Starts the batch of samples `first..first + W` (`first` a multiple of W) for reading
-    /// every lane's value of a request at once with [`Sampler::batch_1d`] and
-    /// [`Sampler::batch_2d`]; `start` still selects one sample of it for the scalar reads.
+    /// Hash of sample `s` of the pixel, which keys its requests past the Sobol ones.
     #[inline(always)]
-    pub(crate) fn start_batch(&mut self, first: u32) {
-        debug_assert_eq!(first % LANES as u32, 0);
-        self.start(first);
-        for (lane, h) in self.lane_samples.iter_mut().enumerate() {
-            *h = mix64(self.pixel ^ u64::from(first + lane as u32));
-        }
+    pub(crate) fn sample_hash(&self, s: u32) -> u64 {
+        mix64(self.pixel ^ u64::from(s))
     }
 
-    /// Request `r` for every sample of the batch started by `start_batch`, as one uniform each:
-    /// lane i has what `at_1d(r)` gives sample `first + i`.
+    /// Request `r` for eight samples of the pixel at once, given their indices and
+    /// `sample_hash`es, as two uniforms each: lane i has what `at_2d(r)` gives sample
+    /// `samples[i]`. Nothing is cached: in lockstep each sample reads a request once.
     #[inline(always)]
-    pub(crate) fn batch_1d(&mut self, r: u32) -> F8 {
-        self.batch_2d(r).0
-    }
-
-    /// Request `r` for every sample of the batch, as two uniforms each (see `batch_1d`).
-    #[inline(always)]
-    pub(crate) fn batch_2d(&mut self, r: u32) -> (F8, F8) {
+    pub(crate) fn lanes_2d(&mut self, r: u32, samples: &[u32; W], hashes: &[u64; W]) -> (F8, F8) {
+        let mut u = F8::default();
+        let mut v = F8::default();
         if r < SOBOL_REQUESTS {
-            if self.filled & (1 << r) == 0 {
-                self.fill(r);
+            let h = self.request_hash(r);
+            for (lane, &s) in samples.iter().enumerate() {
+                (u.0[lane], v.0[lane]) = sobol_pair(s, h);
             }
-            let [v0, v1] = self.values[r as usize];
-            (F8(v0), F8(v1))
         } else {
-            let mut u = F8::default();
-            let mut v = F8::default();
-            for (lane, &sample) in self.lane_samples.iter().enumerate() {
+            for (lane, &sample) in hashes.iter().enumerate() {
                 let h = hashed(sample, r);
                 (u.0[lane], v.0[lane]) = (to_unit(h as u32), to_unit((h >> 32) as u32));
             }
-            (u, v)
         }
+        (u, v)
+    }
+
+    /// Request `r` for eight samples as one uniform each (see `lanes_2d`).
+    #[inline(always)]
+    pub(crate) fn lanes_1d(&mut self, r: u32, samples: &[u32; W], hashes: &[u64; W]) -> F8 {
+        self.lanes_2d(r, samples, hashes).0
     }
 
     /// 64 hashed bits for a request past the Sobol ones.
@@ -440,22 +436,26 @@ mod tests {
                 moved.at_2d(r);
             }
         }
-        moved.start_batch(8);
-        moved.batch_2d(1);
+        let lanes: [u32; W] = [8, 3, 40, 9, 0, 63, 17, 8];
+        moved.lanes_2d(1, &lanes, &lanes.map(|s| moved.sample_hash(s)));
         moved.set_pixel(9, 5, 6);
         let mut fresh = Sampler::for_pixel(9, 5, 6);
-        for first in [8u32, 0, 16] {
-            moved.start_batch(first);
-            fresh.start_batch(first);
-            for r in 0..SOBOL_REQUESTS + 3 {
-                assert_eq!(moved.batch_2d(r), fresh.batch_2d(r), "batch {first}, request {r}");
-            }
-            for s in first..first + 8 {
-                moved.start(s);
+        let hashes = lanes.map(|s| fresh.sample_hash(s));
+        assert_eq!(hashes, lanes.map(|s| moved.sample_hash(s)));
+        for r in 0..SOBOL_REQUESTS + 3 {
+            let (u, v) = moved.lanes_2d(r, &lanes, &hashes);
+            assert_eq!((u, v), fresh.lanes_2d(r, &lanes, &hashes), "request {r}");
+            // Each lane is what the one-sample reads give its sample, in any order.
+            for (i, &s) in lanes.iter().enumerate() {
                 fresh.start(s);
-                for r in 0..SOBOL_REQUESTS + 3 {
-                    assert_eq!(moved.at_2d(r), fresh.at_2d(r), "sample {s}, request {r}");
-                }
+                assert_eq!((u.0[i], v.0[i]), fresh.at_2d(r), "sample {s}, request {r}");
+            }
+        }
+        for s in 0..24 {
+            moved.start(s);
+            fresh.start(s);
+            for r in 0..SOBOL_REQUESTS + 3 {
+                assert_eq!(moved.at_2d(r), fresh.at_2d(r), "sample {s}, request {r}");
             }
         }
     }

@@ -1,15 +1,16 @@
-//! The path tracer of `integrator.rs` run on the eight samples of a sampler batch in lockstep,
-//! one path per lane.
+//! The path tracer of `integrator.rs` run on up to 64 samples of a pixel in lockstep, one path
+//! per SIMD lane, eight lanes to a group.
 //!
-//! All live paths of a batch are at the same vertex depth, so they read the same request
-//! numbers, which the sampler serves for all eight at once. Path state stays in lanes
-//! (`Paths`). Each vertex, the live lanes trace their rays (as one packet query, `packet.rs`,
-//! when 7 or 8 are live); lanes that escape under a plain constant sky add it together, and
-//! lanes on a Lambertian surface, the bulk of most scenes, scatter together in `lambertian`.
-//! Every other lane (emitter hits, other skies and materials) takes `integrator::arrive` and
-//! `integrator::scatter` alone. Every lane performs the f32 operations of the scalar path in
-//! the same order, so the image is bit-identical to `integrator::pixel`'s, which stays the
-//! oracle (`tests/determinism.rs`).
+//! All live paths are at the same vertex depth, so they read the same request numbers, which
+//! the sampler computes for eight samples at once. Path state stays in lanes (`Paths`). Each
+//! vertex, a group's live lanes trace their rays (as one packet query, `packet.rs`, when 7 or 8
+//! are live); lanes that escape under a plain constant sky add it together, and lanes on a
+//! Lambertian surface, the bulk of most scenes, scatter together in `lambertian`, sampling
+//! lights eight at a time (`Lights::sample8`). Every other lane (emitter hits, other skies and
+//! materials) takes `integrator::arrive` and `integrator::scatter` alone. After each vertex the
+//! paths still going are packed into the first groups, so groups stay full as paths end.
+//! Every lane performs the f32 operations of the scalar path in the same order, so the image is
+//! bit-identical to `integrator::pixel`'s, which stays the oracle (`tests/determinism.rs`).
 
 use crate::bvh::Stack;
 use crate::env::Env;
@@ -29,8 +30,13 @@ use std::f32::consts::FRAC_1_PI;
 /// Up to this many live lanes trace one ray at a time rather than as a packet, which does the
 /// work of eight whatever the number of lanes. Measured (1 thread, median of 5 interleaved):
 /// packets for 3 or more lanes made B1 13 % and M1 15 % slower than none at all; for 7 or 8
-/// lanes (camera rays and first bounces) S1 gained 15 % and B1 and M1 held their speed.
+/// lanes (camera rays and first bounces) S1 gained 15 % and B1 and M1 held their speed. With
+/// groups packed after each vertex, full groups at every depth trace as packets; keeping
+/// packets to camera rays instead was 6-10 % slower on S1, S2 and B1.
 const SCALAR_TRACE_LANES: u32 = 6;
+
+/// A pixel's samples are traced this many at a time: eight groups of eight lanes.
+const CHUNK: usize = 8 * W;
 
 /// The pixel's radiance estimate, the mean of its samples in sample order; bit-identical to
 /// `integrator::pixel`. `sampler` and `stack` are scratch space, reused across pixels.
@@ -45,18 +51,35 @@ pub(crate) fn pixel(
 ) -> [f32; 3] {
     let mut mean = Mean::default();
     sampler.set_pixel(scene.seed, x, y);
-    for first in (0..scene.spp).step_by(W) {
-        let count = (scene.spp - first).min(W as u32) as usize;
-        for l in &batch(scene, sampler, x, y, first, count, stack)[..count] {
+    let mut l = [V3::ZERO; CHUNK];
+    for first in (0..scene.spp).step_by(CHUNK) {
+        let count = (scene.spp - first).min(CHUNK as u32) as usize;
+        chunk(scene, sampler, x, y, first, count, stack, &mut l);
+        for l in &l[..count] {
             mean.add(*l);
         }
     }
     mean.get()
 }
 
-/// The radiance of samples `first..first + count` of pixel (`x`, `y`).
+/// Eight paths in lanes, each with the sample it belongs to.
+#[derive(Default)]
+struct Group {
+    paths: Paths,
+    /// Sample index and `Sampler::sample_hash` of each lane.
+    sample: [u32; W],
+    hash: [u64; W],
+    live: u32,
+}
+
+/// Writes into `out[s - first]` the radiance of samples `first..first + count` of pixel
+/// (`x`, `y`). The paths advance one vertex at a time together; after each vertex the live
+/// ones are packed into the first lanes of the first groups, so lanes stay full while paths end
+/// at different depths.
+// One argument per piece of the chunk; a struct would only be unpacked again.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn batch(
+fn chunk(
     scene: &PreparedScene,
     sampler: &mut Sampler,
     x: u32,
@@ -64,91 +87,155 @@ fn batch(
     first: u32,
     count: usize,
     stack: &mut Stack,
-) -> [V3; W] {
-    sampler.start_batch(first);
-    let (jx, jy) = sampler.batch_2d(0);
-    let mut paths = Paths::default();
-    for i in 0..count {
-        paths.set(i, &Path::new(scene.camera.ray(x as f32 + jx.0[i], y as f32 + jy.0[i])));
+    out: &mut [V3; CHUNK],
+) {
+    let mut groups: [Group; CHUNK / W] = Default::default();
+    let mut n = count.div_ceil(W);
+    for (k, g) in groups[..n].iter_mut().enumerate() {
+        let lanes = (count - k * W).min(W);
+        g.sample = std::array::from_fn(|i| first + (k * W + i.min(lanes - 1)) as u32);
+        g.hash = g.sample.map(|s| sampler.sample_hash(s));
+        let (jx, jy) = sampler.lanes_2d(0, &g.sample, &g.hash);
+        for i in 0..lanes {
+            g.paths.set(i, &Path::new(scene.camera.ray(x as f32 + jx.0[i], y as f32 + jy.0[i])));
+        }
+        g.live = (1u32 << lanes) - 1;
     }
+    // The camera took request 0; each vertex takes the next VERTEX_REQUESTS.
+    let (mut depth, mut r) = (1, 1);
+    // Reused across vertices: only `lanes` is reset, and lanes outside it are computed on but
+    // never read back, so stale values there are harmless (and clearing costs a memset).
+    let mut lambertian_lanes = LambertianLanes::default();
+    while n > 0 {
+        let mut was = [0u32; CHUNK / W];
+        for (g, was) in groups[..n].iter_mut().zip(&mut was) {
+            *was = g.live;
+            vertex(scene, g, sampler, depth, r, stack, &mut lambertian_lanes);
+        }
+        // Pack the live paths to the front, in order; ended ones leave their radiance. A
+        // path only moves to a lower slot, so moving in slot order never overwrites one
+        // that is still to move.
+        let mut slot = 0usize;
+        for k in 0..n {
+            for i in Lanes(was[k]) {
+                if groups[k].live >> i & 1 == 0 {
+                    out[(groups[k].sample[i] - first) as usize] = groups[k].paths.l.get(i);
+                    continue;
+                }
+                let (dk, di) = (slot / W, slot % W);
+                if (dk, di) != (k, i) {
+                    let (path, sample, hash) =
+                        (groups[k].paths.get(i), groups[k].sample[i], groups[k].hash[i]);
+                    let d = &mut groups[dk];
+                    d.paths.set(di, &path);
+                    (d.sample[di], d.hash[di]) = (sample, hash);
+                }
+                slot += 1;
+            }
+        }
+        n = slot.div_ceil(W);
+        for (k, g) in groups[..n].iter_mut().enumerate() {
+            g.live = if (k + 1) * W <= slot { (1 << W) - 1 } else { (1 << (slot - k * W)) - 1 };
+        }
+        depth += 1;
+        r += VERTEX_REQUESTS;
+    }
+}
+
+/// Advances the live paths of `g` by one vertex (depth `depth`, requests from `r`): traces
+/// their rays and scatters or ends each; clears the `live` bits of the paths that end.
+#[inline(always)]
+fn vertex(
+    scene: &PreparedScene,
+    g: &mut Group,
+    sampler: &mut Sampler,
+    depth: u32,
+    r: u32,
+    stack: &mut Stack,
+    lambertian_lanes: &mut LambertianLanes,
+) {
     // With a constant sky that is not sampled as a light and no sun disc, an escaping path
     // just adds beta times the sky (`integrator::arrive`), which lanes do together.
     let plain_sky = match scene.env {
         Env::Constant(c) if scene.lights.escapes_unweighted() => Some(c),
         _ => None,
     };
-    let mut live = (1u32 << count) - 1;
-    let mut depth = 1;
-    // The camera took request 0; each vertex takes the next VERTEX_REQUESTS.
-    let mut r = 1;
-    // Reused across vertices: only `lanes` is reset, and lanes outside it are computed on but
-    // never read back, so stale values there are harmless (and clearing costs a memset).
-    let mut lambertian_lanes = LambertianLanes::default();
-    while live != 0 {
-        lambertian_lanes.lanes = 0;
-        let mut prim = [u32::MAX; W];
-        let mut t = F8::default();
-        if live.count_ones() > SCALAR_TRACE_LANES {
-            let inf = F8::splat(f32::INFINITY);
-            (prim, t) = scene.bvh.intersect8(&scene.prims, &paths.rays, M8::from_bits(live), inf, stack);
+    let paths = &mut g.paths;
+    lambertian_lanes.lanes = 0;
+    let mut prim = [u32::MAX; W];
+    let mut t = F8::default();
+    if g.live.count_ones() > SCALAR_TRACE_LANES {
+        let inf = F8::splat(f32::INFINITY);
+        (prim, t) = scene.bvh.intersect8(&scene.prims, &paths.rays, M8::from_bits(g.live), inf, stack);
+    } else {
+        for i in Lanes(g.live) {
+            let ray = paths.rays.ray(i);
+            if let Some(h) = scene.bvh.intersect(&scene.prims, &ray, 0.0, f32::INFINITY, stack) {
+                (prim[i], t.0[i]) = h;
+            }
+        }
+    }
+    let mut escaped = 0u32;
+    for i in Lanes(g.live) {
+        if prim[i] == u32::MAX {
+            if plain_sky.is_some() {
+                escaped |= 1 << i;
+                g.live &= !(1 << i);
+                continue;
+            }
         } else {
-            for i in Lanes(live) {
-                let ray = paths.rays.ray(i);
-                if let Some(h) = scene.bvh.intersect(&scene.prims, &ray, 0.0, f32::INFINITY, stack) {
-                    (prim[i], t.0[i]) = h;
+            let hit = &scene.prims[prim[i] as usize];
+            if let Material::Diffuse { albedo, a, b: 0.0 } = scene.materials[hit.material as usize] {
+                // `arrive` for a surface that does not emit: it ends at the depth limit.
+                if depth >= scene.max_depth {
+                    g.live &= !(1 << i);
+                } else {
+                    lambertian_lanes.push(i, &hit.surface(&paths.rays.ray(i), t.0[i]), albedo, a);
                 }
+                continue;
             }
         }
-        let mut escaped = 0u32;
-        for i in Lanes(live) {
-            if prim[i] == u32::MAX {
-                if plain_sky.is_some() {
-                    escaped |= 1 << i;
-                    live &= !(1 << i);
-                    continue;
-                }
-            } else {
-                let hit = &scene.prims[prim[i] as usize];
-                if let Material::Diffuse { albedo, a, b: 0.0 } = scene.materials[hit.material as usize] {
-                    // `arrive` for a surface that does not emit: it ends at the depth limit.
-                    if depth >= scene.max_depth {
-                        live &= !(1 << i);
-                    } else {
-                        lambertian_lanes.push(i, &hit.surface(&paths.rays.ray(i), t.0[i]), albedo, a);
-                    }
-                    continue;
-                }
-            }
-            // Anything else takes the one-sample integrator's vertex, for this lane alone.
-            let mut path = paths.get(i);
-            let hit = (prim[i] != u32::MAX).then_some((prim[i], t.0[i]));
-            let goes_on = arrive(scene, &mut path, hit, depth).is_some_and(|(surf, material)| {
-                sampler.start(first + i as u32);
-                scatter(scene, &mut path, &surf, material, sampler, r, depth, stack)
-            });
-            paths.set(i, &path);
-            if !goes_on {
-                live &= !(1 << i);
-            }
+        // Anything else takes the one-sample integrator's vertex, for this lane alone.
+        let mut path = paths.get(i);
+        let hit = (prim[i] != u32::MAX).then_some((prim[i], t.0[i]));
+        let goes_on = arrive(scene, &mut path, hit, depth).is_some_and(|(surf, material)| {
+            sampler.start(g.sample[i]);
+            scatter(scene, &mut path, &surf, material, sampler, r, depth, stack)
+        });
+        paths.set(i, &path);
+        if !goes_on {
+            g.live &= !(1 << i);
         }
-        if let (Some(sky), true) = (plain_sky, escaped != 0) {
-            let lit = paths.l + paths.beta.cmul(splat3(sky));
-            paths.l = V8::select(M8::from_bits(escaped), lit, paths.l);
-        }
-        if lambertian_lanes.lanes != 0 {
-            live &= !lambertian(scene, &mut paths, &lambertian_lanes, sampler, r, depth, stack);
-        }
-        depth += 1;
-        r += VERTEX_REQUESTS;
     }
-    let mut l = [V3::ZERO; W];
-    for (i, l) in l.iter_mut().enumerate() {
-        *l = paths.l.get(i);
+    if let (Some(sky), true) = (plain_sky, escaped != 0) {
+        let lit = paths.l + paths.beta.cmul(splat3(sky));
+        paths.l = V8::select(M8::from_bits(escaped), lit, paths.l);
     }
-    l
+    if lambertian_lanes.lanes != 0 {
+        let draw = Draw { sampler, samples: &g.sample, hashes: &g.hash };
+        g.live &= !lambertian(scene, paths, lambertian_lanes, draw, r, depth, stack);
+    }
 }
 
-/// The batch's paths, lane i = sample `first + i`: `integrator::Path` in lanes.
+/// The sampler with the samples of a group's lanes, for reading a request for all of them.
+struct Draw<'a> {
+    sampler: &'a mut Sampler,
+    samples: &'a [u32; W],
+    hashes: &'a [u64; W],
+}
+
+impl Draw<'_> {
+    #[inline(always)]
+    fn d1(&mut self, r: u32) -> F8 {
+        self.sampler.lanes_1d(r, self.samples, self.hashes)
+    }
+    #[inline(always)]
+    fn d2(&mut self, r: u32) -> (F8, F8) {
+        self.sampler.lanes_2d(r, self.samples, self.hashes)
+    }
+}
+
+/// Eight paths: `integrator::Path` in lanes.
 #[derive(Default)]
 struct Paths {
     rays: Rays8,
@@ -213,14 +300,13 @@ impl LambertianLanes {
 }
 
 /// `integrator::scatter` for the lanes of `v`, all on Lambertian surfaces, eight at a time
-/// (light sampling stays one lane at a time; shadow rays are a packet). Returns the lanes whose
-/// path ends.
+/// (shadow rays are a packet). Returns the lanes whose path ends.
 #[inline(always)]
 fn lambertian(
     scene: &PreparedScene,
     paths: &mut Paths,
     v: &LambertianLanes,
-    sampler: &mut Sampler,
+    mut draw: Draw,
     r: u32,
     depth: u32,
     stack: &mut Stack,
@@ -235,8 +321,8 @@ fn lambertian(
     let wo = frame.to_local(-d);
     let here = M8::from_bits(v.lanes);
     if !scene.lights.is_empty() {
-        let u_light = sampler.batch_1d(r + 3);
-        let (lu, lv) = sampler.batch_2d(r + 4);
+        let u_light = draw.d1(r + 3);
+        let (lu, lv) = draw.d2(r + 4);
         // `integrator::direct`: a light sample per lane, from the side the ray arrived on.
         let o = v.p + nf * v.off;
         let ls = scene.lights.sample8(&scene.prims, &scene.materials, o, u_light, lu, lv, v.lanes);
@@ -278,7 +364,7 @@ fn lambertian(
         paths.l = V8::select(here, lit, paths.l);
     }
     // `Material::sample_local`, Lambertian case: the albedo is the weight.
-    let (u, vv) = sampler.batch_2d(r + 1);
+    let (u, vv) = draw.d2(r + 1);
     let wl = cosine_hemisphere(u, vv);
     let bsdf_pdf = wl.z * inv_pi;
     let wi = frame.to_world(wl);
@@ -288,7 +374,7 @@ fn lambertian(
     let eta_scale = paths.eta_scale * one;
     let beta = if depth + 1 > crate::integrator::RR_DEPTH {
         let q = (beta.max_elem() * eta_scale * eta_scale).fmin(F8::splat(0.95));
-        ends = ends | sampler.batch_1d(r + 2).ge(q);
+        ends = ends | draw.d1(r + 2).ge(q);
         beta / q
     } else {
         beta

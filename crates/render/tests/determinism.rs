@@ -121,17 +121,19 @@ fn small(path: &std::path::Path, spp: u32) -> PreparedScene {
     PreparedScene::with_base_dir(&scene, path.parent().unwrap()).expect("scene prepares")
 }
 
-/// The wide integrator (a sampler batch of eight paths in lockstep, Lambertian vertices
-/// eight at a time) gives the scalar integrator's bits on every level: it is the same path
-/// tracer, and the scalar one is its oracle. 11 and 3 samples leave partial batches; the
-/// benchmark scenes are all-Lambertian (S1, B1) or mixed (S2, M1), and `mixed` has every
-/// material and light kind, so both the eight-wide and the one-lane-at-a-time vertices run.
+/// The wide integrator (up to 64 paths of a pixel in lockstep in groups of eight lanes,
+/// Lambertian vertices eight at a time) gives the scalar integrator's bits on every level: it
+/// is the same path tracer, and the scalar one is its oracle. 11, 9, 5 and 3 samples leave a
+/// partial group, 70 a second chunk of 64; the benchmark scenes are all-Lambertian (S1, B1)
+/// or mixed (S2, M1), and `mixed` has every material and light kind, so both the eight-wide
+/// and the one-lane-at-a-time vertices run.
 #[test]
 fn wide_and_scalar_integrators_give_identical_bits() {
     let bench = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/scenes");
     let scenes = [
         ("mixed", mixed(40, 30, 11)),
         ("mixed, sky sampled", mixed(40, 30, 3).with_env_light(true)),
+        ("mixed, 70 samples", mixed(12, 9, 70)),
         ("S1", small(&shared_scene("S1_spheres.json"), 11)),
         ("S1, sky sampled", small(&shared_scene("S1_spheres.json"), 8).with_env_light(true)),
         ("S2", small(&shared_scene("S2_materials.json"), 11)),
