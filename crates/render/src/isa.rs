@@ -92,10 +92,11 @@ pub(crate) fn render_pixels(scene: &PreparedScene, out: &mut [f32], coord: impl 
 fn pixels(scene: &PreparedScene, out: &mut [f32], coord: impl Fn(usize) -> (u32, u32)) {
     let mut sampler = Sampler::for_pixel(scene.seed, 0, 0);
     let mut stack = Stack::new();
+    let mut scratch = wide::Scratch::default();
     for (i, px) in out.chunks_exact_mut(3).enumerate() {
         let (x, y) = coord(i);
         let rgb = if scene.wide {
-            wide::pixel(scene, x, y, &mut sampler, &mut stack)
+            wide::pixel(scene, x, y, &mut sampler, &mut stack, &mut scratch)
         } else {
             integrator::pixel(scene, x, y, &mut sampler, &mut stack)
         };

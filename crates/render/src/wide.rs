@@ -38,8 +38,27 @@ const SCALAR_TRACE_LANES: u32 = 6;
 /// A pixel's samples are traced this many at a time: eight groups of eight lanes.
 const CHUNK: usize = 8 * W;
 
+/// The wide integrator's working memory, reused across pixels (`isa` keeps one per row
+/// segment, beside the sampler and the traversal stack): building it per pixel costs memset
+/// and memcpy calls. What a pixel leaves in it is never read by the next: every lane is
+/// written before it is live, and lanes that are not live are computed on (eight at a time)
+/// but never kept.
+pub(crate) struct Scratch {
+    groups: [Group; CHUNK / W],
+    lambertian: LambertianLanes,
+    /// Each sample's radiance, by sample index within the chunk.
+    l: [V3; CHUNK],
+}
+
+impl Default for Scratch {
+    fn default() -> Scratch {
+        Scratch { groups: Default::default(), lambertian: LambertianLanes::default(), l: [V3::ZERO; CHUNK] }
+    }
+}
+
 /// The pixel's radiance estimate, the mean of its samples in sample order; bit-identical to
-/// `integrator::pixel`. `sampler` and `stack` are scratch space, reused across pixels.
+/// `integrator::pixel`. `sampler`, `stack` and `scratch` are scratch space, reused across
+/// pixels.
 // Always inlined: `isa` compiles the whole pixel loop once per instruction-set level.
 #[inline(always)]
 pub(crate) fn pixel(
@@ -48,14 +67,14 @@ pub(crate) fn pixel(
     y: u32,
     sampler: &mut Sampler,
     stack: &mut Stack,
+    scratch: &mut Scratch,
 ) -> [f32; 3] {
     let mut mean = Mean::default();
     sampler.set_pixel(scene.seed, x, y);
-    let mut l = [V3::ZERO; CHUNK];
     for first in (0..scene.spp).step_by(CHUNK) {
         let count = (scene.spp - first).min(CHUNK as u32) as usize;
-        chunk(scene, sampler, x, y, first, count, stack, &mut l);
-        for l in &l[..count] {
+        chunk(scene, sampler, x, y, first, count, stack, scratch);
+        for l in &scratch.l[..count] {
             mean.add(*l);
         }
     }
@@ -72,7 +91,7 @@ struct Group {
     live: u32,
 }
 
-/// Writes into `out[s - first]` the radiance of samples `first..first + count` of pixel
+/// Writes into `scratch.l[s - first]` the radiance of samples `first..first + count` of pixel
 /// (`x`, `y`). The paths advance one vertex at a time together; after each vertex the live
 /// ones are packed into the first lanes of the first groups, so lanes stay full while paths end
 /// at different depths.
@@ -87,9 +106,9 @@ fn chunk(
     first: u32,
     count: usize,
     stack: &mut Stack,
-    out: &mut [V3; CHUNK],
+    scratch: &mut Scratch,
 ) {
-    let mut groups: [Group; CHUNK / W] = Default::default();
+    let Scratch { groups, lambertian: lambertian_lanes, l: out } = scratch;
     let mut n = count.div_ceil(W);
     for (k, g) in groups[..n].iter_mut().enumerate() {
         let lanes = (count - k * W).min(W);
@@ -103,14 +122,11 @@ fn chunk(
     }
     // The camera took request 0; each vertex takes the next VERTEX_REQUESTS.
     let (mut depth, mut r) = (1, 1);
-    // Reused across vertices: only `lanes` is reset, and lanes outside it are computed on but
-    // never read back, so stale values there are harmless (and clearing costs a memset).
-    let mut lambertian_lanes = LambertianLanes::default();
     while n > 0 {
         let mut was = [0u32; CHUNK / W];
         for (g, was) in groups[..n].iter_mut().zip(&mut was) {
             *was = g.live;
-            vertex(scene, g, sampler, depth, r, stack, &mut lambertian_lanes);
+            vertex(scene, g, sampler, depth, r, stack, lambertian_lanes);
         }
         // Pack the live paths to the front, in order; ended ones leave their radiance. A
         // path only moves to a lower slot, so moving in slot order never overwrites one
