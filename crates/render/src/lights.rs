@@ -70,7 +70,8 @@ pub(crate) struct LightSample {
     pub delta: bool,
 }
 
-/// Light samples for eight shading points (`Lights::sample8`).
+/// Light samples for eight shading points (`Lights::sample8`): lane i holds the fields of the
+/// `LightSample` for point i.
 #[derive(Default)]
 pub(crate) struct LightSamples8 {
     /// The lanes with a sample of positive density; the others hold zeros.
@@ -350,6 +351,7 @@ impl Lights {
                     out.wi = V8::select(m, wi, out.wi);
                     out.pdf = F8::select(m, pdf, out.pdf);
                     out.radiance = V8::select(m, splat3(radiance), out.radiance);
+                    out.dist = F8::select(m, F8::splat(f32::INFINITY), out.dist);
                     for i in Lanes(got) {
                         out.prim[i] = ix;
                     }
