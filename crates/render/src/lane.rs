@@ -146,7 +146,13 @@ impl Real for F8 {
     }
     #[inline(always)]
     fn select(m: M8, a: F8, b: F8) -> F8 {
-        F8(lanes!(|i| f32::from_bits((a.0[i].to_bits() & m.0[i]) | (b.0[i].to_bits() & !m.0[i]))))
+        // A mask lane is all ones or all zeros, so spreading its sign bit leaves it as it is;
+        // written this way LLVM knows only the sign bit matters and emits one `vblendvps`
+        // instead of and/andn/or.
+        F8(lanes!(|i| {
+            let m = ((m.0[i] as i32) >> 31) as u32;
+            f32::from_bits((a.0[i].to_bits() & m) | (b.0[i].to_bits() & !m))
+        }))
     }
     #[inline(always)]
     fn gt(self, o: F8) -> M8 {
