@@ -1,7 +1,7 @@
 //! Pinhole cameras: perspective and orthographic, image row 0 at the top, placed by
 //! `eye`/`target`/`up` and then moved by an optional transform chain.
 
-use crate::math::{Ray, V3};
+use crate::math::{Ray, Real, Vec3, V3};
 use crate::xform::Affine;
 use tessera_types::scene::Camera as CameraDesc;
 
@@ -52,12 +52,22 @@ impl Camera {
     /// The ray through film position (`fx`, `fy`) in pixels, (0, 0) = top-left corner.
     #[inline]
     pub(crate) fn ray(&self, fx: f32, fy: f32) -> Ray {
-        let sx = 2.0 * fx * self.inv_w - 1.0;
-        let sy = 1.0 - 2.0 * fy * self.inv_h;
+        let (o, d) = self.origin_dir(fx, fy);
+        Ray::new(o, d)
+    }
+
+    /// Origin and unit direction of the ray through film position (`fx`, `fy`), for one
+    /// position or one per lane.
+    #[inline(always)]
+    pub(crate) fn origin_dir<T: Real>(&self, fx: T, fy: T) -> (Vec3<T>, Vec3<T>) {
+        let s = |v: V3| Vec3::new(T::splat(v.x), T::splat(v.y), T::splat(v.z));
+        let (one, two) = (T::splat(1.0), T::splat(2.0));
+        let sx = two * fx * T::splat(self.inv_w) - one;
+        let sy = one - two * fy * T::splat(self.inv_h);
         if self.ortho {
-            Ray::new(self.eye + self.right * sx + self.up * sy, self.fwd)
+            (s(self.eye) + s(self.right) * sx + s(self.up) * sy, s(self.fwd))
         } else {
-            Ray::new(self.eye, (self.fwd + self.right * sx + self.up * sy).normalize())
+            (s(self.eye), (s(self.fwd) + s(self.right) * sx + s(self.up) * sy).normalize())
         }
     }
 }

@@ -328,8 +328,11 @@ impl Lights {
     ) -> LightSamples8 {
         let mut out = LightSamples8::default();
         let mut picked = [0usize; W];
-        for i in Lanes(lanes) {
-            picked[i] = self.pick(u_sel.0[i]);
+        // With one light every lane picks it (`pick` searches a one-entry table).
+        if self.entries.len() > 1 {
+            for i in Lanes(lanes) {
+                picked[i] = self.pick(u_sel.0[i]);
+            }
         }
         let mut todo = lanes;
         while todo != 0 {

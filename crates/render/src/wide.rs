@@ -115,9 +115,15 @@ fn chunk(
         g.sample = std::array::from_fn(|i| first + (k * W + i.min(lanes - 1)) as u32);
         g.hash = g.sample.map(|s| sampler.sample_hash(s));
         let (jx, jy) = sampler.lanes_2d(0, &g.sample, &g.hash);
-        for i in 0..lanes {
-            g.paths.set(i, &Path::new(scene.camera.ray(x as f32 + jx.0[i], y as f32 + jy.0[i])));
-        }
+        // `Path::new(camera.ray(..))` in every lane.
+        let (o, d) = scene.camera.origin_dir(F8::splat(x as f32) + jx, F8::splat(y as f32) + jy);
+        let one = F8::splat(1.0);
+        g.paths = Paths {
+            rays: Rays8::new(o, d),
+            beta: V8::new(one, one, one),
+            eta_scale: one,
+            ..Default::default()
+        };
         g.live = (1u32 << lanes) - 1;
     }
     // The camera took request 0; each vertex takes the next VERTEX_REQUESTS.
