@@ -149,10 +149,12 @@ fn sobol_pair(s: u32, h: u64) -> (f32, f32) {
     (to_unit(d0.reverse_bits()), to_unit(d1.reverse_bits()))
 }
 
-/// 64 hashed bits of request `r` (past the Sobol ones) of the sample whose hash is `sample`.
+/// Request `r` (past the Sobol ones) of the sample whose hash is `sample`, as two uniforms from
+/// the low and high halves of 64 hashed bits (a 1D request takes the first).
 #[inline(always)]
-fn hashed(sample: u64, r: u32) -> u64 {
-    mix64(sample ^ u64::from(r).wrapping_mul(0xd1b5_4a32_d192_ed03))
+fn hashed(sample: u64, r: u32) -> (f32, f32) {
+    let h = mix64(sample ^ u64::from(r).wrapping_mul(0xd1b5_4a32_d192_ed03));
+    (to_unit(h as u32), to_unit((h >> 32) as u32))
 }
 
 /// Samples per batch of Sobol values: one AVX2 register of u32 lanes.
@@ -310,8 +312,7 @@ impl Sampler {
             }
         } else {
             for (lane, &sample) in hashes.iter().enumerate() {
-                let h = hashed(sample, r);
-                (u.0[lane], v.0[lane]) = (to_unit(h as u32), to_unit((h >> 32) as u32));
+                (u.0[lane], v.0[lane]) = hashed(sample, r);
             }
         }
         (u, v)
@@ -323,19 +324,13 @@ impl Sampler {
         self.lanes_2d(r, samples, hashes).0
     }
 
-    /// 64 hashed bits for a request past the Sobol ones.
-    #[inline(always)]
-    fn hashed(&self, r: u32) -> u64 {
-        hashed(self.sample, r)
-    }
-
     /// Request `r` as one uniform in [0, 1).
     #[inline(always)]
     pub fn at_1d(&mut self, r: u32) -> f32 {
         if r < SOBOL_REQUESTS {
             self.sobol(r).0
         } else {
-            to_unit(self.hashed(r) as u32)
+            hashed(self.sample, r).0
         }
     }
 
@@ -345,8 +340,7 @@ impl Sampler {
         if r < SOBOL_REQUESTS {
             self.sobol(r)
         } else {
-            let h = self.hashed(r);
-            (to_unit(h as u32), to_unit((h >> 32) as u32))
+            hashed(self.sample, r)
         }
     }
 
