@@ -46,14 +46,36 @@ impl M8 {
         M8(lanes!(|i| if bits >> i & 1 != 0 { u32::MAX } else { 0 }))
     }
 
-    /// Bit i set where lane i is (`movmskps`).
+    /// Bit i set where lane i is.
+    ///
+    /// With SSE, two `movmskps`: LLVM does not recognise the portable bit-gathering loop below
+    /// as one and spends a dozen instructions on it, 4-8 % of a box-heavy scene's
+    /// (BENCH_NOTES, session 6).
     #[inline(always)]
     pub(crate) fn bits(self) -> u32 {
-        let mut b = 0;
-        for i in 0..W {
-            b |= (self.0[i] >> 31) << i;
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
+        {
+            use std::arch::x86_64::{_mm_movemask_ps, _mm_setr_ps};
+            let m = self.0.map(f32::from_bits);
+            // SAFETY: both intrinsics need only SSE, which this code is compiled for (the `cfg`
+            // above: the build's baseline, so every CPU that runs the binary has it), and they
+            // take and return values, no pointers.
+            let (lo, hi) = unsafe {
+                (
+                    _mm_movemask_ps(_mm_setr_ps(m[0], m[1], m[2], m[3])),
+                    _mm_movemask_ps(_mm_setr_ps(m[4], m[5], m[6], m[7])),
+                )
+            };
+            (lo | hi << 4) as u32
         }
-        b
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
+        {
+            let mut b = 0;
+            for i in 0..W {
+                b |= (self.0[i] >> 31) << i;
+            }
+            b
+        }
     }
 
     /// Whether lane `i` is set.
