@@ -67,7 +67,7 @@ impl Node {
 /// One pending entry of a traversal: a node (`count == 0`) or a leaf, with the distance at
 /// which the ray enters its box, so that a pop is skipped once a closer hit is known.
 #[derive(Clone, Copy)]
-struct Entry {
+pub(crate) struct Entry {
     index: u32,
     count: u32,
     t: f32,
@@ -112,10 +112,18 @@ impl Stack {
         Stack(Some(buf))
     }
 
-    /// The packet traversal's array.
+    /// The single-ray traversal's array.
     #[inline(always)]
-    pub(crate) fn packet(&mut self) -> &mut [Entry8; STACK] {
-        &mut self.0.as_deref_mut().expect("a live stack has its buffer").packet
+    fn one(&mut self) -> &mut [Entry; STACK] {
+        &mut self.0.as_deref_mut().expect("a live stack has its buffer").one
+    }
+
+    /// The packet traversal's array and the single-ray one, which it uses for the subtrees
+    /// only one of its rays enters.
+    #[inline(always)]
+    pub(crate) fn packet(&mut self) -> (&mut [Entry8; STACK], &mut [Entry; STACK]) {
+        let b = self.0.as_deref_mut().expect("a live stack has its buffer");
+        (&mut b.packet, &mut b.one)
     }
 }
 
@@ -228,46 +236,18 @@ impl Bvh {
         if self.nodes.is_empty() {
             return None;
         }
-        let r = RayBox::new(ray);
-        let mut best_t = t_max;
-        let mut best = u32::MAX;
-        let stack: &mut [Entry; STACK] =
-            &mut stack.0.as_deref_mut().expect("a live stack has its buffer").one;
-        // Entries below `sp` are this traversal's; the rest are stale and never read. `sp`
-        // stays below `STACK` by the bound proven there (an index past it would panic).
-        let mut sp = 0usize;
-        let mut cur = Entry { index: 0, count: 0, t: t_min };
-        loop {
-            if cur.count > 0 {
-                let first = cur.index as usize;
-                for (i, p) in prims[first..first + cur.count as usize].iter().enumerate() {
-                    let t = p.intersect(ray, t_min, best_t);
-                    if t < best_t {
-                        best_t = t;
-                        best = (first + i) as u32;
-                    }
-                }
-            } else {
-                let node = &self.nodes[cur.index as usize];
-                let (tn, mask) = slab4(node, &r, t_min, best_t);
-                if let Some(next) = descend(node, tn, mask, stack, &mut sp) {
-                    cur = next;
-                    continue;
+        let (mut best, mut best_t) = (u32::MAX, t_max);
+        self.traverse_from(0, ray, t_min, t_max, stack.one(), |first, count| {
+            for (i, p) in prims[first..first + count].iter().enumerate() {
+                let t = p.intersect(ray, t_min, best_t);
+                if t < best_t {
+                    best_t = t;
+                    best = (first + i) as u32;
                 }
             }
-            // Pop the next entry that could still hold a closer hit.
-            loop {
-                if sp == 0 {
-                    return (best != u32::MAX).then_some((best, best_t));
-                }
-                sp -= 1;
-                let e = stack[sp];
-                if e.t < best_t {
-                    cur = e;
-                    break;
-                }
-            }
-        }
+            best_t
+        });
+        (best != u32::MAX).then_some((best, best_t))
     }
 }
 
@@ -286,52 +266,66 @@ impl Bvh {
         t_max: f32,
         stack: &mut Stack,
     ) -> bool {
-        self.any_hit(ray, t_min, t_max, stack, |first, count| {
-            prims[first..first + count].iter().any(|p| p.intersect(ray, t_min, t_max) < t_max).then_some(())
-        })
-        .is_some()
+        if self.nodes.is_empty() {
+            return false;
+        }
+        let mut hit = false;
+        self.traverse_from(0, ray, t_min, t_max, stack.one(), |first, count| {
+            hit = prims[first..first + count].iter().any(|p| p.intersect(ray, t_min, t_max) < t_max);
+            if hit {
+                f32::NEG_INFINITY
+            } else {
+                t_max
+            }
+        });
+        hit
     }
+}
 
-    /// Front-to-back traversal of the boxes the ray enters in (`t_min`, `t_max`) (the same
-    /// tests and order as `intersect` while it has no hit), calling `leaf(first prim, count)`
-    /// on each leaf until it returns Some.
+impl Bvh {
+    /// Front-to-back traversal of the subtree under the inner node `root` for one ray,
+    /// calling `leaf(first prim, count)` on each leaf the ray enters in (`t_min`, bound),
+    /// nearest entry first; `leaf` returns the bound from then on (smaller after a hit, -inf
+    /// to end the traversal). Root 0 is the whole tree; the packet traversal also uses it for
+    /// a subtree that only one of its rays enters, where a node costs a quarter of a packet's
+    /// box tests.
     #[inline(always)]
-    fn any_hit<T>(
+    pub(crate) fn traverse_from(
         &self,
+        root: u32,
         ray: &Ray,
         t_min: f32,
-        t_max: f32,
-        stack: &mut Stack,
-        mut leaf: impl FnMut(usize, usize) -> Option<T>,
-    ) -> Option<T> {
-        if self.nodes.is_empty() {
-            return None;
-        }
+        mut bound: f32,
+        stack: &mut [Entry; STACK],
+        mut leaf: impl FnMut(usize, usize) -> f32,
+    ) {
         let r = RayBox::new(ray);
-        let stack: &mut [Entry; STACK] =
-            &mut stack.0.as_deref_mut().expect("a live stack has its buffer").one;
+        // Entries below `sp` are this traversal's; the rest are stale and never read. `sp`
+        // stays below `STACK` by the bound proven there (an index past it would panic).
         let mut sp = 0usize;
-        let mut cur = Entry { index: 0, count: 0, t: t_min };
+        let mut cur = Entry { index: root, count: 0, t: t_min };
         loop {
             if cur.count > 0 {
-                if let Some(v) = leaf(cur.index as usize, cur.count as usize) {
-                    return Some(v);
+                bound = leaf(cur.index as usize, cur.count as usize);
+                if bound == f32::NEG_INFINITY {
+                    return;
                 }
             } else {
                 let node = &self.nodes[cur.index as usize];
-                let (tn, mask) = slab4(node, &r, t_min, t_max);
+                let (tn, mask) = slab4(node, &r, t_min, bound);
                 if let Some(next) = descend(node, tn, mask, stack, &mut sp) {
                     cur = next;
                     continue;
                 }
             }
+            // Pop the next entry that could still hold a closer hit.
             loop {
                 if sp == 0 {
-                    return None;
+                    return;
                 }
                 sp -= 1;
                 let e = stack[sp];
-                if e.t < t_max {
+                if e.t < bound {
                     cur = e;
                     break;
                 }

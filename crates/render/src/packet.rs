@@ -184,7 +184,7 @@ impl Bvh {
         }
         let r = RaysBox::new(rays);
         let ninf = F8::splat(f32::NEG_INFINITY);
-        let stack = stack.packet();
+        let (stack, one) = stack.packet();
         // Entries below `sp` are this traversal's; `sp` stays below `STACK` by the bound proven
         // in bvh.rs (a visit pushes at most `WIDTH - 1` entries, as the scalar one does).
         let mut sp = 0usize;
@@ -194,6 +194,21 @@ impl Bvh {
         loop {
             if count > 0 {
                 if leaf(index as usize, count as usize, lanes, bound) {
+                    return;
+                }
+            } else if lanes.bits().is_power_of_two() {
+                // Half the node visits of the 1M-triangle scene's packets have one lane left.
+                let i = lanes.bits().trailing_zeros() as usize;
+                let mut stop = false;
+                self.traverse_from(index, &rays.ray(i), 0.0, bound.0[i], one, |first, count| {
+                    stop = leaf(first, count, lanes, bound);
+                    if stop {
+                        f32::NEG_INFINITY
+                    } else {
+                        bound.0[i]
+                    }
+                });
+                if stop {
                     return;
                 }
             } else {
