@@ -6,7 +6,9 @@
 //! per instruction. A lane takes part in a subtree only while its ray entered the subtree's
 //! box before its current closest hit, so each lane's answer is the scalar traversal's: same
 //! distance bits, and the same primitive unless two are hit at exactly that distance (the
-//! visiting order, which decides such ties, is the packet's, not the ray's).
+//! visiting order, which decides such ties, is the packet's, not the ray's). A subtree that only
+//! one lane enters is handed to the scalar traversal, which tests four boxes against that ray
+//! instead of thirty-two.
 
 use crate::bvh::{Bvh, Node, Stack, STACK, WIDTH};
 use crate::geometry::Prim;
@@ -149,6 +151,8 @@ fn descend8(
     if n == 0 {
         return None;
     }
+    // The optimal network for four keys.
+    const { assert!(WIDTH == 4) };
     for (i, j) in [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)] {
         let (a, b) = (keys[i], keys[j]);
         (keys[i], keys[j]) = (a.min(b), a.max(b));
