@@ -2,8 +2,9 @@
 //!
 //! Plain arrays with lane-wise loops, as `simd.rs`'s `F4`: LLVM turns each operation into one
 //! AVX instruction in the x86-64-v3 copy of the pixel loop and into two SSE instructions in the
-//! baseline copy, with no `unsafe`. Every operation is the IEEE operation per lane, so lane i
-//! of a computation has the bits the scalar computation has for path i.
+//! baseline copy, with no `unsafe` but for `M8::bits` (two `movmskps`, which LLVM does not find
+//! on its own). Every operation is the IEEE operation per lane, so lane i of a computation has
+//! the bits the scalar computation has for path i.
 
 use crate::math::{fmax, fmin, Real, Vec3};
 use std::ops::{Add, BitAnd, BitOr, Div, Mul, Neg, Not, Sub};
