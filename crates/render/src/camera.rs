@@ -60,7 +60,7 @@ impl Camera {
     /// position or one per lane.
     #[inline(always)]
     pub(crate) fn origin_dir<T: Real>(&self, fx: T, fy: T) -> (Vec3<T>, Vec3<T>) {
-        let s = |v: V3| Vec3::new(T::splat(v.x), T::splat(v.y), T::splat(v.z));
+        let s = Vec3::<T>::splat3;
         let (one, two) = (T::splat(1.0), T::splat(2.0));
         let sx = two * fx * T::splat(self.inv_w) - one;
         let sy = one - two * fy * T::splat(self.inv_h);

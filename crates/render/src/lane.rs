@@ -226,7 +226,7 @@ impl V8 {
 /// The same vector in every lane.
 #[inline(always)]
 pub(crate) fn splat3(v: Vec3) -> V8 {
-    V8::new(F8::splat(v.x), F8::splat(v.y), F8::splat(v.z))
+    V8::splat3(v)
 }
 
 /// The lanes whose bit is set, lowest first.

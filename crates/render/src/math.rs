@@ -124,6 +124,11 @@ impl<T: Copy> Vec3<T> {
 }
 
 impl<T: Real> Vec3<T> {
+    /// `v` in every lane of each component.
+    #[inline(always)]
+    pub fn splat3(v: V3) -> Vec3<T> {
+        Vec3::new(T::splat(v.x), T::splat(v.y), T::splat(v.z))
+    }
     /// Dot product.
     #[inline(always)]
     pub fn dot(self, o: Vec3<T>) -> T {
