@@ -1,12 +1,16 @@
-//! The per-pixel loop compiled for the x86-64 baseline and for x86-64-v3, picked at run time.
+//! The per-pixel loop compiled for the x86-64 baseline, x86-64-v3 and x86-64-v4, picked at run
+//! time.
 //!
 //! One binary runs on any x86-64 CPU, yet on a CPU with AVX2 the whole path tracer (everything
 //! `integrator::pixel` inlines) runs with three-operand AVX forms and BMI bit operations: 7 %
-//! fewer instructions and about 4 % less time on S1 (crates/render/BENCH_NOTES.md). An
-//! x86-64-v4 (AVX-512) copy was measured too and dropped: no faster on S1 and 4 % slower on the
-//! 1M-triangle scene. The levels compute bit-identical pixels: Rust never contracts `a * b + c`
-//! into a fused multiply-add or reassociates float arithmetic, so another instruction set
-//! changes which instructions compute each IEEE operation, not its result (DESIGN 4; tested in
+//! fewer instructions and about 4 % less time on S1 (crates/render/BENCH_NOTES.md). With
+//! AVX-512 the same eight-lane code gains 32 vector registers, mask registers for compares and
+//! blends, and 64-bit lane multiplies for the sampler's hashes: on an AMD Zen 4, 17-22 % more
+//! samples/s on S1, S2 and B1 and 5 % on M1 (BENCH_NOTES, session 7). On the Intel Xeon of
+//! session 5 it was within noise of v3 (B1 +3 %, S1 -6 %); `TESSERA_ISA=x86-64-v3` caps it
+//! there. The levels compute bit-identical pixels: Rust never contracts `a * b + c` into a fused
+//! multiply-add or reassociates float arithmetic, so another instruction set changes which
+//! instructions compute each IEEE operation, not its result (DESIGN 4; tested in
 //! `tests/determinism.rs` on every level the CPU has).
 
 use crate::bvh::Stack;
@@ -27,6 +31,9 @@ enum Level {
     /// x86-64-v3: AVX2, FMA, BMI1/2, LZCNT, MOVBE.
     #[cfg(target_arch = "x86_64")]
     V3,
+    /// x86-64-v4: x86-64-v3 and AVX-512 F, BW, CD, DQ, VL.
+    #[cfg(target_arch = "x86_64")]
+    V4,
 }
 
 impl Isa {
@@ -34,7 +41,7 @@ impl Isa {
     pub const BASELINE: Isa = Isa(Level::Baseline);
 
     /// The widest level this CPU supports, capped by the `TESSERA_ISA` environment variable
-    /// when it names a level (`baseline`, `x86-64-v3`): a way to compare levels
+    /// when it names a level (`baseline`, `x86-64-v3`, `x86-64-v4`): a way to compare levels
     /// and to rule a wide code path out when chasing a problem.
     pub fn detect() -> Isa {
         let levels = Isa::available();
@@ -59,6 +66,14 @@ impl Isa {
                 && has!("popcnt");
             if v3 {
                 levels.push(Isa(Level::V3));
+                if has!("avx512f")
+                    && has!("avx512bw")
+                    && has!("avx512cd")
+                    && has!("avx512dq")
+                    && has!("avx512vl")
+                {
+                    levels.push(Isa(Level::V4));
+                }
             }
         }
         levels
@@ -70,6 +85,8 @@ impl Isa {
             Level::Baseline => "baseline",
             #[cfg(target_arch = "x86_64")]
             Level::V3 => "x86-64-v3",
+            #[cfg(target_arch = "x86_64")]
+            Level::V4 => "x86-64-v4",
         }
     }
 }
@@ -84,6 +101,10 @@ pub(crate) fn render_pixels(scene: &PreparedScene, out: &mut [f32], coord: impl 
         // `is_x86_feature_detected!` reported every feature `pixels_v3` enables.
         #[cfg(target_arch = "x86_64")]
         Level::V3 => unsafe { pixels_v3(scene, out, coord) },
+        // SAFETY: an `Isa` holding `Level::V4` is only made by `Isa::available`, after
+        // `is_x86_feature_detected!` reported every feature `pixels_v4` enables.
+        #[cfg(target_arch = "x86_64")]
+        Level::V4 => unsafe { pixels_v4(scene, out, coord) },
     }
 }
 
@@ -107,5 +128,13 @@ fn pixels(scene: &PreparedScene, out: &mut [f32], coord: impl Fn(usize) -> (u32,
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,popcnt")]
 fn pixels_v3(scene: &PreparedScene, out: &mut [f32], coord: impl Fn(usize) -> (u32, u32)) {
+    pixels(scene, out, coord)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(
+    enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,popcnt,avx512f,avx512bw,avx512cd,avx512dq,avx512vl"
+)]
+fn pixels_v4(scene: &PreparedScene, out: &mut [f32], coord: impl Fn(usize) -> (u32, u32)) {
     pixels(scene, out, coord)
 }
