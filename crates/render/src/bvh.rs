@@ -8,7 +8,7 @@
 
 use crate::geometry::{Aabb, Prim};
 use crate::math::{Ray, V3};
-use crate::packet::Entry8;
+use crate::packet::PacketEntry;
 use crate::simd::F4;
 
 /// Children per node (one SSE register of boxes).
@@ -85,14 +85,17 @@ pub(crate) const STACK: usize = (WIDTH - 1) * MAX_DEPTH + 1;
 /// spare so that a pixel neither zeroes nor allocates it. `None` only while dropped.
 pub(crate) struct Stack(Option<Box<Buffers>>);
 
-/// The arrays behind a [`Stack`]: one for single rays and one for packets (`crate::packet`),
-/// in one allocation so that the single-ray traversal's pointer is the allocation's.
+/// The arrays behind a [`Stack`]: one for single rays and one per packet width
+/// (`crate::packet`), in one allocation so that the single-ray traversal's pointer is the
+/// allocation's.
 #[repr(C)]
 pub(crate) struct Buffers {
     /// Single-ray entries.
     one: [Entry; STACK],
-    /// Packet entries.
-    pub(crate) packet: [Entry8; STACK],
+    /// Entries of eight-ray packets.
+    packet8: [PacketEntry<8>; STACK],
+    /// Entries of sixteen-ray packets.
+    packet16: [PacketEntry<16>; STACK],
 }
 
 thread_local! {
@@ -106,7 +109,8 @@ impl Stack {
         let buf = SPARE.take().unwrap_or_else(|| {
             Box::new(Buffers {
                 one: [Entry { index: 0, count: 0, t: 0.0 }; STACK],
-                packet: [Entry8::EMPTY; STACK],
+                packet8: [PacketEntry::EMPTY; STACK],
+                packet16: [PacketEntry::EMPTY; STACK],
             })
         });
         Stack(Some(buf))
@@ -117,13 +121,28 @@ impl Stack {
     fn one(&mut self) -> &mut [Entry; STACK] {
         &mut self.0.as_deref_mut().expect("a live stack has its buffer").one
     }
+}
 
+/// The arrays of a traversal of `N`-ray packets, for the packet widths there are.
+pub(crate) trait PacketStack<const N: usize> {
     /// The packet traversal's array and the single-ray one, which it uses for the subtrees
     /// only one of its rays enters.
+    fn packet(&mut self) -> (&mut [PacketEntry<N>; STACK], &mut [Entry; STACK]);
+}
+
+impl PacketStack<8> for Stack {
     #[inline(always)]
-    pub(crate) fn packet(&mut self) -> (&mut [Entry8; STACK], &mut [Entry; STACK]) {
+    fn packet(&mut self) -> (&mut [PacketEntry<8>; STACK], &mut [Entry; STACK]) {
         let b = self.0.as_deref_mut().expect("a live stack has its buffer");
-        (&mut b.packet, &mut b.one)
+        (&mut b.packet8, &mut b.one)
+    }
+}
+
+impl PacketStack<16> for Stack {
+    #[inline(always)]
+    fn packet(&mut self) -> (&mut [PacketEntry<16>; STACK], &mut [Entry; STACK]) {
+        let b = self.0.as_deref_mut().expect("a live stack has its buffer");
+        (&mut b.packet16, &mut b.one)
     }
 }
 

@@ -2,9 +2,9 @@
 //! virtual calls in the hot loop).
 
 use crate::lane::splat3;
-use crate::lane::F8;
+use crate::lane::F;
 use crate::math::{Ray, Real, V3};
-use crate::packet::Rays8;
+use crate::packet::Rays;
 
 /// Which intersection routine a primitive uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,48 +182,48 @@ impl Prim {
         }
     }
 
-    /// [`Prim::intersect`] for eight rays: lane i has exactly the bits of
+    /// [`Prim::intersect`] for a packet of rays: lane i has exactly the bits of
     /// `self.intersect(&rays.ray(i), t_min, t_max.0[i])`.
     ///
     /// Every lane runs the scalar code's f32 operations in its order, with its early returns
     /// turned into a miss mask; the shape-wide early return (no lane left) only saves work.
     #[inline(always)]
-    pub(crate) fn intersect8(&self, rays: &Rays8, t_min: f32, t_max: F8) -> F8 {
-        let inf = F8::splat(f32::INFINITY);
-        let t_min = F8::splat(t_min);
+    pub(crate) fn intersect_lanes<const N: usize>(&self, rays: &Rays<N>, t_min: f32, t_max: F<N>) -> F<N> {
+        let inf = F::splat(f32::INFINITY);
+        let t_min = F::splat(t_min);
         // Scalar `t > t_min && t < t_max`, which is false for NaN as the mask is.
-        let within = |t: F8| t.gt(t_min) & t.lt(t_max);
+        let within = |t: F<N>| t.gt(t_min) & t.lt(t_max);
         match self.kind {
             Kind::Sphere => {
-                let r = F8::splat(self.b.x);
+                let r = F::splat(self.b.x);
                 let oc = rays.o - splat3(self.a);
                 let b = oc.dot(rays.d);
                 let perp = oc - rays.d * b;
                 let disc = r * r - perp.dot(perp);
                 // `!(disc < 0)`, not `disc >= 0`: a NaN discriminant goes on, as in the scalar.
-                let live = !disc.lt(F8::splat(0.0));
+                let live = !disc.lt(F::splat(0.0));
                 if live.bits() == 0 {
                     return inf;
                 }
                 let sq = disc.sqrt();
                 let c = oc.dot(oc) - r * r;
-                let q = F8::select(b.gt(F8::splat(0.0)), -b - sq, -b + sq);
+                let q = F::select(b.gt(F::splat(0.0)), -b - sq, -b + sq);
                 let t0 = c / q;
                 let swap = t0.gt(q);
-                let (t0, t1) = (F8::select(swap, q, t0), F8::select(swap, t0, q));
-                let t = F8::select(within(t0), t0, F8::select(within(t1), t1, inf));
-                F8::select(live, t, inf)
+                let (t0, t1) = (F::select(swap, q, t0), F::select(swap, t0, q));
+                let t = F::select(within(t0), t0, F::select(within(t1), t1, inf));
+                F::select(live, t, inf)
             }
             Kind::Quad => {
-                let t = (F8::splat(self.a.z) - rays.o.z) * rays.inv_d.z;
+                let t = (F::splat(self.a.z) - rays.o.z) * rays.inv_d.z;
                 let live = within(t);
                 if live.bits() == 0 {
                     return inf;
                 }
                 let p = rays.o + rays.d * t;
-                let inside = (p.x - F8::splat(self.a.x)).abs().le(F8::splat(self.b.x))
-                    & (p.y - F8::splat(self.a.y)).abs().le(F8::splat(self.b.y));
-                F8::select(live & inside, t, inf)
+                let inside = (p.x - F::splat(self.a.x)).abs().le(F::splat(self.b.x))
+                    & (p.y - F::splat(self.a.y)).abs().le(F::splat(self.b.y));
+                F::select(live & inside, t, inf)
             }
             Kind::Box => {
                 let t1 = (splat3(self.a) - rays.o).cmul(rays.inv_d);
@@ -231,18 +231,18 @@ impl Prim {
                 let tn = t1.min(t2).max_elem();
                 let tf = t1.max(t2);
                 // The scalar far distance uses `f32::min` (NaN-ignoring), not `fmin`.
-                let min = |a: F8, b: F8| F8::from_fn(|i| a.0[i].min(b.0[i]));
+                let min = |a: F<N>, b: F<N>| F::from_fn(|i| a.0[i].min(b.0[i]));
                 let tf = min(min(tf.x, tf.y), tf.z);
                 let live = !tn.gt(tf);
-                let t = F8::select(within(tn), tn, F8::select(within(tf), tf, inf));
-                F8::select(live, t, inf)
+                let t = F::select(within(tn), tn, F::select(within(tf), tf, inf));
+                F::select(live, t, inf)
             }
             Kind::Triangle => {
                 let (e1, e2) = (splat3(self.b), splat3(self.c));
                 let pv = rays.d.cross(e2);
                 let det = e1.dot(pv);
-                let zero = F8::splat(0.0);
-                let one = F8::splat(1.0);
+                let zero = F::splat(0.0);
+                let one = F::splat(1.0);
                 let mut live = !det.eq(zero);
                 let inv = one / det;
                 let tv = rays.o - splat3(self.a);
@@ -255,7 +255,7 @@ impl Prim {
                 let v = rays.d.dot(qv) * inv;
                 live = live & !(v.lt(zero) | (u + v).gt(one));
                 let t = e2.dot(qv) * inv;
-                F8::select(live & within(t), t, inf)
+                F::select(live & within(t), t, inf)
             }
         }
     }

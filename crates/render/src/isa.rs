@@ -4,16 +4,17 @@
 //! One binary runs on any x86-64 CPU, yet on a CPU with AVX2 the whole path tracer (everything
 //! `integrator::pixel` inlines) runs with three-operand AVX forms and BMI bit operations: 7 %
 //! fewer instructions and about 4 % less time on S1 (crates/render/BENCH_NOTES.md). With
-//! AVX-512 the same eight-lane code gains 32 vector registers, mask registers for compares and
-//! blends, and 64-bit lane multiplies for the sampler's hashes: on an AMD Zen 4, 17-22 % more
-//! samples/s on S1, S2 and B1 and 5 % on M1 (BENCH_NOTES, session 7). On the Intel Xeon of
-//! session 5 it was within noise of v3 (B1 +3 %, S1 -6 %); `TESSERA_ISA=x86-64-v3` caps it
-//! there. The levels compute bit-identical pixels: Rust never contracts `a * b + c` into a fused
+//! AVX-512 the wide integrator runs sixteen lanes to a group instead of eight, with 32 vector
+//! registers, mask registers for compares and blends, and 64-bit lane multiplies for the
+//! sampler's hashes: on an AMD Zen 4, S1 and S2 gain 30-40 % over the AVX2 copy, B1 25 %, the
+//! mesh scenes a few percent (BENCH_NOTES, session 7). On the Intel Xeon of session 5 an
+//! eight-lane AVX-512 copy was within noise of v3 (B1 +3 %, S1 -6 %); `TESSERA_ISA=x86-64-v3`
+//! caps the level where AVX-512 does not pay. The levels compute bit-identical pixels: Rust never contracts `a * b + c` into a fused
 //! multiply-add or reassociates float arithmetic, so another instruction set changes which
 //! instructions compute each IEEE operation, not its result (DESIGN 4; tested in
 //! `tests/determinism.rs` on every level the CPU has).
 
-use crate::bvh::Stack;
+use crate::bvh::{PacketStack, Stack};
 use crate::sampler::Sampler;
 use crate::{integrator, wide, PreparedScene};
 
@@ -96,7 +97,7 @@ impl Isa {
 #[inline]
 pub(crate) fn render_pixels(scene: &PreparedScene, out: &mut [f32], coord: impl Fn(usize) -> (u32, u32)) {
     match scene.isa.0 {
-        Level::Baseline => pixels(scene, out, coord),
+        Level::Baseline => pixels::<8>(scene, out, coord),
         // SAFETY: an `Isa` holding `Level::V3` is only made by `Isa::available`, after
         // `is_x86_feature_detected!` reported every feature `pixels_v3` enables.
         #[cfg(target_arch = "x86_64")]
@@ -108,12 +109,16 @@ pub(crate) fn render_pixels(scene: &PreparedScene, out: &mut [f32], coord: impl 
     }
 }
 
-// The body every level shares; inlined into each so it is compiled once per level.
+// The body every level shares; inlined into each so it is compiled once per level, with `N`
+// lanes to a group of the wide integrator.
 #[inline(always)]
-fn pixels(scene: &PreparedScene, out: &mut [f32], coord: impl Fn(usize) -> (u32, u32)) {
+fn pixels<const N: usize>(scene: &PreparedScene, out: &mut [f32], coord: impl Fn(usize) -> (u32, u32))
+where
+    Stack: PacketStack<N>,
+{
     let mut sampler = Sampler::for_pixel(scene.seed, 0, 0);
     let mut stack = Stack::new();
-    let mut scratch = wide::Scratch::default();
+    let mut scratch = wide::Scratch::<N>::default();
     for (i, px) in out.chunks_exact_mut(3).enumerate() {
         let (x, y) = coord(i);
         let rgb = if scene.wide {
@@ -128,7 +133,7 @@ fn pixels(scene: &PreparedScene, out: &mut [f32], coord: impl Fn(usize) -> (u32,
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,popcnt")]
 fn pixels_v3(scene: &PreparedScene, out: &mut [f32], coord: impl Fn(usize) -> (u32, u32)) {
-    pixels(scene, out, coord)
+    pixels::<8>(scene, out, coord)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -136,5 +141,5 @@ fn pixels_v3(scene: &PreparedScene, out: &mut [f32], coord: impl Fn(usize) -> (u
     enable = "avx2,fma,bmi1,bmi2,lzcnt,movbe,popcnt,avx512f,avx512bw,avx512cd,avx512dq,avx512vl"
 )]
 fn pixels_v4(scene: &PreparedScene, out: &mut [f32], coord: impl Fn(usize) -> (u32, u32)) {
-    pixels(scene, out, coord)
+    pixels::<16>(scene, out, coord)
 }

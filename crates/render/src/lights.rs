@@ -10,7 +10,7 @@
 
 use crate::env::{luminance, Env};
 use crate::geometry::{Kind, Prim};
-use crate::lane::{splat3, Lanes, F8, M8, V8, W};
+use crate::lane::{splat3, Lanes, F, M, V};
 use crate::material::Material;
 use crate::math::{sincos_turn, Frame, Ray, Real, Vec3, V3};
 use std::f32::consts::PI;
@@ -70,21 +70,34 @@ pub(crate) struct LightSample {
     pub delta: bool,
 }
 
-/// Light samples for eight shading points (`Lights::sample8`): lane i holds the fields of the
-/// `LightSample` for point i.
-#[derive(Default)]
-pub(crate) struct LightSamples8 {
+/// Light samples for `N` shading points (`Lights::sample_lanes`): lane i holds the fields of
+/// the `LightSample` for point i.
+pub(crate) struct LightSamples<const N: usize> {
     /// The lanes with a sample of positive density; the others hold zeros.
     pub lanes: u32,
-    pub wi: V8,
-    pub radiance: V8,
-    pub pdf: F8,
-    pub delta: M8,
-    pub prim: [u32; W],
-    pub dist: F8,
+    pub wi: V<N>,
+    pub radiance: V<N>,
+    pub pdf: F<N>,
+    pub delta: M<N>,
+    pub prim: [u32; N],
+    pub dist: F<N>,
 }
 
-impl LightSamples8 {
+impl<const N: usize> Default for LightSamples<N> {
+    fn default() -> LightSamples<N> {
+        LightSamples {
+            lanes: 0,
+            wi: V::default(),
+            radiance: V::default(),
+            pdf: F::default(),
+            delta: M::default(),
+            prim: [0; N],
+            dist: F::default(),
+        }
+    }
+}
+
+impl<const N: usize> LightSamples<N> {
     /// Sets lane `i` to `s`.
     #[inline(always)]
     fn set(&mut self, i: usize, s: &LightSample) {
@@ -109,7 +122,7 @@ fn area(p: &Prim) -> f32 {
 
 /// A direction uniform in solid angle within the cone around unit `axis` whose half-angle θ
 /// has 1 − cos θ = `one_minus` (a sun disc, a sphere seen from outside); its density is
-/// 1 / (2π·one_minus). Generic over the lane type: one path or eight.
+/// 1 / (2π·one_minus). Generic over the lane type: one path or a group.
 #[inline(always)]
 fn uniform_cone<T: Real>(axis: Vec3<T>, one_minus: T, u: T, v: T) -> Vec3<T> {
     let um = u * one_minus;
@@ -310,24 +323,24 @@ impl Lights {
         self.sample_light(prims, materials, self.pick(u_sel), o, u, v)
     }
 
-    /// `sample` for the lanes of `lanes`, eight shading points at once, keeping the samples of
+    /// `sample` for the lanes of `lanes`, `N` shading points at once, keeping the samples of
     /// positive density: lanes that picked the same emitting sphere are sampled together, any
     /// other light one lane at a time. Every lane gets the bits `sample` gives it.
     // One argument per piece of the query, as `sample` has.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
-    pub(crate) fn sample8(
+    pub(crate) fn sample_lanes<const N: usize>(
         &self,
         prims: &[Prim],
         materials: &[Material],
-        o: V8,
-        u_sel: F8,
-        u: F8,
-        v: F8,
+        o: V<N>,
+        u_sel: F<N>,
+        u: F<N>,
+        v: F<N>,
         lanes: u32,
-    ) -> LightSamples8 {
-        let mut out = LightSamples8::default();
-        let mut picked = [0usize; W];
+    ) -> LightSamples<N> {
+        let mut out = LightSamples::default();
+        let mut picked = [0usize; N];
         // With one light every lane picks it (`pick` searches a one-entry table).
         if self.entries.len() > 1 {
             for i in Lanes(lanes) {
@@ -347,14 +360,14 @@ impl Lights {
                 if let (Kind::Sphere, Material::Emitter { radiance }) =
                     (p.kind, materials[p.material as usize])
                 {
-                    let (wi, pdf, outside) = toward_sphere(splat3(p.a), F8::splat(p.b.x), o, u, v);
-                    let pdf = pdf * F8::splat(self.pmf[li]);
-                    let got = (outside & pdf.gt(F8::splat(0.0))).bits() & group;
-                    let m = M8::from_bits(got);
-                    out.wi = V8::select(m, wi, out.wi);
-                    out.pdf = F8::select(m, pdf, out.pdf);
-                    out.radiance = V8::select(m, splat3(radiance), out.radiance);
-                    out.dist = F8::select(m, F8::splat(f32::INFINITY), out.dist);
+                    let (wi, pdf, outside) = toward_sphere(splat3(p.a), F::splat(p.b.x), o, u, v);
+                    let pdf = pdf * F::splat(self.pmf[li]);
+                    let got = (outside & pdf.gt(F::splat(0.0))).bits() & group;
+                    let m = M::from_bits(got);
+                    out.wi = V::select(m, wi, out.wi);
+                    out.pdf = F::select(m, pdf, out.pdf);
+                    out.radiance = V::select(m, splat3(radiance), out.radiance);
+                    out.dist = F::select(m, F::splat(f32::INFINITY), out.dist);
                     for i in Lanes(got) {
                         out.prim[i] = ix;
                     }

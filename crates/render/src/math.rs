@@ -23,9 +23,9 @@ pub fn fmax(a: f32, b: f32) -> f32 {
     }
 }
 
-/// A float type the vector maths runs on: `f32` for one path, or [`crate::lane::F8`] for eight
-/// paths in lockstep, one per SIMD lane. Each operation is the IEEE operation lane by lane, so a
-/// lane of an `F8` computation has exactly the bits of the same `f32` computation (Rust neither
+/// A float type the vector maths runs on: `f32` for one path, or [`crate::lane::F`] for a group
+/// of paths in lockstep, one per SIMD lane. Each operation is the IEEE operation lane by lane, so
+/// a lane of an `F` computation has exactly the bits of the same `f32` computation (Rust neither
 /// contracts nor reassociates float arithmetic).
 pub trait Real:
     Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + Neg<Output = Self>

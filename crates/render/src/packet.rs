@@ -1,37 +1,37 @@
-//! Packet traversal: the eight rays of a group of the wide integrator (paths of one pixel, one
-//! per lane) traced through the 4-wide BVH together.
+//! Packet traversal: the `N` rays of a group of the wide integrator (paths of one pixel, one
+//! per lane; eight with AVX2, sixteen with AVX-512) traced through the 4-wide BVH together.
 //!
-//! Each node visit tests the node's four child boxes against all eight rays, so the node is
-//! loaded once for the packet instead of once per ray, and the box arithmetic runs eight rays
-//! per instruction. A lane takes part in a subtree only while its ray entered the subtree's
+//! Each node visit tests the node's four child boxes against all the rays, so the node is
+//! loaded once for the packet instead of once per ray, and the box arithmetic runs a register
+//! of rays per instruction. A lane takes part in a subtree only while its ray entered the subtree's
 //! box before its current closest hit, so each lane's answer is the scalar traversal's: same
 //! distance bits, and the same primitive unless two are hit at exactly that distance (the
 //! visiting order, which decides such ties, is the packet's, not the ray's). A subtree that only
 //! one lane enters is handed to the scalar traversal, which tests four boxes against that ray
-//! instead of thirty-two.
+//! instead of 4N.
 
-use crate::bvh::{Bvh, Node, Stack, STACK, WIDTH};
+use crate::bvh::{Bvh, Node, PacketStack, Stack, STACK, WIDTH};
 use crate::geometry::Prim;
-use crate::lane::{F8, M8, V8, W};
-use crate::math::{Ray, Real};
+use crate::lane::{F, M, V};
+use crate::math::{Ray, Real, Vec3};
 
-/// Eight rays, lane i = ray i, with reciprocal directions for slab tests.
+/// `N` rays, lane i = ray i, with reciprocal directions for slab tests.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Rays8 {
+pub(crate) struct Rays<const N: usize> {
     /// Origins.
-    pub o: V8,
+    pub o: V<N>,
     /// Unit directions.
-    pub d: V8,
+    pub d: V<N>,
     /// 1 / d per component and lane (infinite where d is 0), as [`Ray::new`] computes it.
-    pub inv_d: V8,
+    pub inv_d: V<N>,
 }
 
-impl Rays8 {
+impl<const N: usize> Rays<N> {
     /// Rays from origins and unit directions.
     #[inline(always)]
-    pub(crate) fn new(o: V8, d: V8) -> Rays8 {
-        let one = F8::splat(1.0);
-        Rays8 { o, d, inv_d: V8::new(one / d.x, one / d.y, one / d.z) }
+    pub(crate) fn new(o: V<N>, d: V<N>) -> Rays<N> {
+        let one = F::splat(1.0);
+        Rays { o, d, inv_d: Vec3::new(one / d.x, one / d.y, one / d.z) }
     }
 
     /// Lane `i` as a scalar ray (the same bits as `Ray::new(o_i, d_i)`).
@@ -48,10 +48,10 @@ impl Rays8 {
         self.inv_d.set(i, ray.inv_d);
     }
 
-    /// Packs eight scalar rays.
+    /// Packs `N` scalar rays.
     #[cfg(test)]
-    pub(crate) fn from_rays(rays: &[Ray; W]) -> Rays8 {
-        let mut r = Rays8::default();
+    pub(crate) fn from_rays(rays: &[Ray; N]) -> Rays<N> {
+        let mut r = Rays::default();
         for (i, ray) in rays.iter().enumerate() {
             r.set(i, ray);
         }
@@ -65,29 +65,29 @@ impl Rays8 {
 /// both the lane mask and the cull test.
 #[derive(Clone, Copy)]
 #[repr(C, align(32))]
-pub(crate) struct Entry8 {
-    tn: F8,
+pub(crate) struct PacketEntry<const N: usize> {
+    tn: F<N>,
     index: u32,
     count: u32,
 }
 
-impl Entry8 {
+impl<const N: usize> PacketEntry<N> {
     /// A placeholder for the stack's initial contents.
-    pub(crate) const EMPTY: Entry8 = Entry8 { tn: F8([f32::INFINITY; W]), index: 0, count: 0 };
+    pub(crate) const EMPTY: PacketEntry<N> = PacketEntry { tn: F([f32::INFINITY; N]), index: 0, count: 0 };
 }
 
 /// The packet prepared for box tests: per axis, origins, reciprocal directions and which
 /// lanes enter at the max plane (negative direction, including -0).
-struct RaysBox {
-    o: [F8; 3],
-    inv: [F8; 3],
-    neg: [M8; 3],
+struct RaysBox<const N: usize> {
+    o: [F<N>; 3],
+    inv: [F<N>; 3],
+    neg: [M<N>; 3],
 }
 
-impl RaysBox {
+impl<const N: usize> RaysBox<N> {
     #[inline(always)]
-    fn new(r: &Rays8) -> RaysBox {
-        let neg = |v: F8| M8(v.0.map(|x| if x.is_sign_negative() { u32::MAX } else { 0 }));
+    fn new(r: &Rays<N>) -> RaysBox<N> {
+        let neg = |v: F<N>| M::from_fn(|i| v.0[i].is_sign_negative());
         RaysBox {
             o: [r.o.x, r.o.y, r.o.z],
             inv: [r.inv_d.x, r.inv_d.y, r.inv_d.z],
@@ -101,16 +101,16 @@ impl RaysBox {
 /// same operations and max/min operand order, so a NaN plane drops out the same way); a lane
 /// with `t_max` = -inf enters nothing.
 #[inline(always)]
-fn slab8(n: &Node, r: &RaysBox, t_max: F8) -> [(F8, M8); WIDTH] {
-    let mut out = [(F8::splat(0.0), M8::NONE); WIDTH];
+fn slab_packet<const N: usize>(n: &Node, r: &RaysBox<N>, t_max: F<N>) -> [(F<N>, M<N>); WIDTH] {
+    let mut out = [(F::splat(0.0), M::NONE); WIDTH];
     for (c, slot) in out.iter_mut().enumerate() {
-        let mut tn = F8::splat(0.0);
+        let mut tn = F::splat(0.0);
         let mut tf = t_max;
         for axis in 0..3 {
-            let lo = (F8::splat(n.b[2 * axis].0[c]) - r.o[axis]) * r.inv[axis];
-            let hi = (F8::splat(n.b[2 * axis + 1].0[c]) - r.o[axis]) * r.inv[axis];
-            let a = F8::select(r.neg[axis], hi, lo);
-            let b = F8::select(r.neg[axis], lo, hi);
+            let lo = (F::splat(n.b[2 * axis].0[c]) - r.o[axis]) * r.inv[axis];
+            let hi = (F::splat(n.b[2 * axis + 1].0[c]) - r.o[axis]) * r.inv[axis];
+            let a = F::select(r.neg[axis], hi, lo);
+            let b = F::select(r.neg[axis], lo, hi);
             tn = a.fmax(tn);
             tf = b.fmin(tf);
         }
@@ -129,12 +129,12 @@ fn slab8(n: &Node, r: &RaysBox, t_max: F8) -> [(F8, M8); WIDTH] {
 /// bits, child) words: an insertion sort's data-dependent branches and its loop over the
 /// children cost 4 % of the 1M-triangle scene's instructions (BENCH_NOTES, session 6).
 #[inline(always)]
-fn descend8(
+fn descend_packet<const N: usize>(
     node: &Node,
-    hits: [(F8, M8); WIDTH],
-    stack: &mut [Entry8; STACK],
+    hits: [(F<N>, M<N>); WIDTH],
+    stack: &mut [PacketEntry<N>; STACK],
     sp: &mut usize,
-) -> Option<(Entry8, M8)> {
+) -> Option<(PacketEntry<N>, M<N>)> {
     // An entry distance is +0, -0 (fmax of zeros) or positive, never NaN: with the sign bit
     // cleared its bits order as its value, and the child in the low word breaks ties in child
     // order. A child no lane enters sorts last.
@@ -143,7 +143,7 @@ fn descend8(
     for (c, key) in keys.iter_mut().enumerate() {
         let bits = hits[c].1.bits();
         if bits != 0 {
-            let t = hits[c].0 .0[bits.trailing_zeros() as usize & (W - 1)];
+            let t = hits[c].0 .0[bits.trailing_zeros() as usize & (N - 1)];
             *key = u64::from(t.to_bits() & 0x7fff_ffff) << 32 | c as u64;
             n += 1;
         }
@@ -157,10 +157,10 @@ fn descend8(
         let (a, b) = (keys[i], keys[j]);
         (keys[i], keys[j]) = (a.min(b), a.max(b));
     }
-    let inf = F8::splat(f32::INFINITY);
+    let inf = F::splat(f32::INFINITY);
     let entry = |key: u64| {
         let c = key as u32 as usize & (WIDTH - 1);
-        Entry8 { tn: F8::select(hits[c].1, hits[c].0, inf), index: node.child[c], count: node.count[c] }
+        PacketEntry { tn: F::select(hits[c].1, hits[c].0, inf), index: node.child[c], count: node.count[c] }
     };
     for &key in keys[1..n].iter().rev() {
         stack[*sp] = entry(key);
@@ -176,18 +176,20 @@ impl Bvh {
     /// `bound` is per lane and may shrink (closest hit) or drop to -inf (lane finished); the
     /// traversal stops when `leaf` returns true or nothing is left to visit.
     #[inline(always)]
-    fn traverse8(
+    fn traverse_packet<const N: usize>(
         &self,
-        rays: &Rays8,
-        bound: &mut F8,
+        rays: &Rays<N>,
+        bound: &mut F<N>,
         stack: &mut Stack,
-        mut leaf: impl FnMut(usize, usize, M8, &mut F8) -> bool,
-    ) {
+        mut leaf: impl FnMut(usize, usize, M<N>, &mut F<N>) -> bool,
+    ) where
+        Stack: PacketStack<N>,
+    {
         if self.nodes.is_empty() {
             return;
         }
         let r = RaysBox::new(rays);
-        let ninf = F8::splat(f32::NEG_INFINITY);
+        let ninf = F::splat(f32::NEG_INFINITY);
         let (stack, one) = stack.packet();
         // Entries below `sp` are this traversal's; `sp` stays below `STACK` by the bound proven
         // in bvh.rs (a visit pushes at most `WIDTH - 1` entries, as the scalar one does).
@@ -217,8 +219,8 @@ impl Bvh {
                 }
             } else {
                 let node = &self.nodes[index as usize];
-                let hits = slab8(node, &r, F8::select(lanes, *bound, ninf));
-                if let Some((e, m)) = descend8(node, hits, stack, &mut sp) {
+                let hits = slab_packet(node, &r, F::select(lanes, *bound, ninf));
+                if let Some((e, m)) = descend_packet(node, hits, stack, &mut sp) {
                     (index, count, lanes) = (e.index, e.count, m);
                     continue;
                 }
@@ -244,60 +246,66 @@ impl Bvh {
     /// (up to which of several primitives hit at the very same distance is named). A lane with
     /// no hit, or not in `active`, gets (`u32::MAX`, its `t_max`).
     #[inline(always)]
-    pub(crate) fn intersect8(
+    pub(crate) fn intersect_packet<const N: usize>(
         &self,
         prims: &[Prim],
-        rays: &Rays8,
-        active: M8,
-        t_max: F8,
+        rays: &Rays<N>,
+        active: M<N>,
+        t_max: F<N>,
         stack: &mut Stack,
-    ) -> ([u32; W], F8) {
-        let ninf = F8::splat(f32::NEG_INFINITY);
+    ) -> ([u32; N], F<N>)
+    where
+        Stack: PacketStack<N>,
+    {
+        let ninf = F::splat(f32::NEG_INFINITY);
         // Inactive lanes get an empty interval: they enter no box and hit nothing.
-        let mut best_t = F8::select(active, t_max, ninf);
-        let mut best = [u32::MAX; W];
-        self.traverse8(rays, &mut best_t, stack, |first, count, lanes, best_t| {
+        let mut best_t = F::select(active, t_max, ninf);
+        let mut best = [u32::MAX; N];
+        self.traverse_packet(rays, &mut best_t, stack, |first, count, lanes, best_t| {
             for (i, p) in prims[first..first + count].iter().enumerate() {
-                let t = p.intersect8(rays, 0.0, F8::select(lanes, *best_t, ninf));
+                let t = p.intersect_lanes(rays, 0.0, F::select(lanes, *best_t, ninf));
                 let hit = t.lt(*best_t);
-                *best_t = F8::select(hit, t, *best_t);
+                *best_t = F::select(hit, t, *best_t);
                 let id = (first + i) as u32;
                 for (k, b) in best.iter_mut().enumerate() {
-                    // A blend on the mask's sign bit, as `F8::select` (a branch per lane else).
+                    // A blend on the mask's sign bit, as `F::select` (a branch per lane else).
                     let m = ((hit.0[k] as i32) >> 31) as u32;
                     *b = (id & m) | (*b & !m);
                 }
             }
             false
         });
-        let found = M8(best.map(|b| if b != u32::MAX { u32::MAX } else { 0 }));
-        (best, F8::select(found, best_t, t_max))
+        let found = M::from_fn(|i| best[i] != u32::MAX);
+        (best, F::select(found, best_t, t_max))
     }
 
     /// Per active lane, whether anything is hit in (0, `t_max`): exactly the scalar
     /// `occluded(prims, &rays.ray(i), 0.0, t_max_i)`. Inactive lanes are false. A lane stops at
     /// its first hit, the packet when every active lane has one.
     #[inline(always)]
-    pub(crate) fn occluded8(
+    pub(crate) fn occluded_packet<const N: usize>(
         &self,
         prims: &[Prim],
-        rays: &Rays8,
-        active: M8,
-        t_max: F8,
+        rays: &Rays<N>,
+        active: M<N>,
+        t_max: F<N>,
         stack: &mut Stack,
-    ) -> M8 {
-        let ninf = F8::splat(f32::NEG_INFINITY);
+    ) -> M<N>
+    where
+        Stack: PacketStack<N>,
+    {
+        let ninf = F::splat(f32::NEG_INFINITY);
         // A lane's bound drops to -inf at its first hit, which retires it from the traversal.
-        let mut bound = F8::select(active, t_max, ninf);
-        let mut occ = M8::NONE;
-        self.traverse8(rays, &mut bound, stack, |first, count, lanes, bound| {
+        let mut bound = F::select(active, t_max, ninf);
+        let mut occ = M::NONE;
+        self.traverse_packet(rays, &mut bound, stack, |first, count, lanes, bound| {
             for p in &prims[first..first + count] {
                 // The scalar test's bound is the lane's `t_max` throughout, as here.
-                let t = p.intersect8(rays, 0.0, F8::select(lanes, *bound, ninf));
+                let t = p.intersect_lanes(rays, 0.0, F::select(lanes, *bound, ninf));
                 let hit = t.lt(*bound);
                 if hit.bits() != 0 {
                     occ = occ | hit;
-                    *bound = F8::select(hit, ninf, *bound);
+                    *bound = F::select(hit, ninf, *bound);
                     if (active & !occ).bits() == 0 {
                         return true;
                     }
@@ -314,6 +322,7 @@ mod tests {
     use super::*;
     use crate::bvh::tests::{soup, Rng};
     use crate::geometry::Kind;
+    use crate::lane::{F8, M8, W};
     use crate::math::V3;
     use proptest::prelude::*;
 
@@ -347,9 +356,9 @@ mod tests {
         prims
     }
 
-    /// Eight rays from origins near `o`: nearly parallel to one direction (`coherent`, one
+    /// `N` rays from origins near `o`: nearly parallel to one direction (`coherent`, one
     /// pixel's camera rays) or in random directions (diffuse bounces).
-    fn packet(rng: &mut Rng, o: V3, coherent: bool) -> [Ray; W] {
+    fn packet<const N: usize>(rng: &mut Rng, o: V3, coherent: bool) -> [Ray; N] {
         let d0 = rng.dir();
         std::array::from_fn(|_| {
             let d = if coherent { (d0 + rng.v3(0.01)).normalize() } else { rng.dir() };
@@ -358,28 +367,31 @@ mod tests {
     }
 
     /// A random active mask (never empty) and per-lane bounds, infinite or not.
-    fn lanes(rng: &mut Rng, extent: f32) -> (M8, F8) {
-        let bits = ((rng.next() * 256.0) as u32).max(1);
+    fn lanes<const N: usize>(rng: &mut Rng, extent: f32) -> (M<N>, F<N>) {
+        let bits = ((rng.next() * (1u32 << N) as f32) as u32).max(1);
         let t_max =
-            F8(std::array::from_fn(
+            F(std::array::from_fn(
                 |_| if rng.next() < 0.5 { f32::INFINITY } else { rng.next() * extent * 2.0 },
             ));
-        (M8::from_bits(bits), t_max)
+        (M::from_bits(bits), t_max)
     }
 
-    /// Checks every lane of `intersect8` and `occluded8` against the scalar queries; returns
+    /// Checks every lane of `intersect_packet` and `occluded_packet` against the scalar queries; returns
     /// how many lanes hit something.
-    fn check_packet(
+    fn check_packet<const N: usize>(
         bvh: &Bvh,
         prims: &[Prim],
-        rays: &[Ray; W],
-        active: M8,
-        t_max: F8,
+        rays: &[Ray; N],
+        active: M<N>,
+        t_max: F<N>,
         stack: &mut Stack,
-    ) -> usize {
-        let r8 = Rays8::from_rays(rays);
-        let (ids, ts) = bvh.intersect8(prims, &r8, active, t_max, stack);
-        let occ = bvh.occluded8(prims, &r8, active, t_max, stack);
+    ) -> usize
+    where
+        Stack: PacketStack<N>,
+    {
+        let r8 = Rays::from_rays(rays);
+        let (ids, ts) = bvh.intersect_packet(prims, &r8, active, t_max, stack);
+        let occ = bvh.occluded_packet(prims, &r8, active, t_max, stack);
         let mut hits = 0;
         for (i, &id) in ids.iter().enumerate() {
             let ray = r8.ray(i);
@@ -408,8 +420,11 @@ mod tests {
         hits
     }
 
-    /// Packets of both kinds from random origins against a mixed scene.
-    fn check_scene(seed: u64, n: usize, packets: usize) -> usize {
+    /// Packets of `N` rays, of both kinds, from random origins against a mixed scene.
+    fn check_scene<const N: usize>(seed: u64, n: usize, packets: usize) -> usize
+    where
+        Stack: PacketStack<N>,
+    {
         let extent = 10.0;
         let mut rng = Rng(seed);
         let mut prims = mixed(&mut rng, n, extent);
@@ -418,8 +433,8 @@ mod tests {
         let mut hits = 0;
         for k in 0..packets {
             let o = rng.v3(extent * 1.5);
-            let rays = packet(&mut rng, o, k % 2 == 0);
-            let (active, t_max) = lanes(&mut rng, extent);
+            let rays = packet::<N>(&mut rng, o, k % 2 == 0);
+            let (active, t_max) = lanes::<N>(&mut rng, extent);
             hits += check_packet(&bvh, &prims, &rays, active, t_max, &mut stack);
         }
         hits
@@ -428,8 +443,10 @@ mod tests {
     #[test]
     fn packets_match_scalar_traversal() {
         for (seed, n) in [(1, 1), (2, 7), (3, 300), (4, 3000)] {
-            let hits = check_scene(seed, n, 1500);
+            let hits = check_scene::<8>(seed, n, 1500);
             assert!(hits > 500, "seed {seed}: only {hits} lanes hit");
+            let hits = check_scene::<16>(seed, n, 750);
+            assert!(hits > 500, "seed {seed}, 16 lanes: only {hits} lanes hit");
         }
     }
 
@@ -437,12 +454,12 @@ mod tests {
     fn empty_scene_hits_nothing() {
         let bvh = Bvh::build(&mut Vec::new());
         let mut rng = Rng(5);
-        let rays = Rays8::from_rays(&packet(&mut rng, V3::ZERO, true));
+        let rays = Rays::from_rays(&packet(&mut rng, V3::ZERO, true));
         let t_max = F8::splat(3.0);
         let mut stack = Stack::new();
-        let (ids, ts) = bvh.intersect8(&[], &rays, M8::from_bits(0xff), t_max, &mut stack);
+        let (ids, ts) = bvh.intersect_packet(&[], &rays, M8::from_bits(0xff), t_max, &mut stack);
         assert_eq!((ids, ts), ([u32::MAX; W], t_max));
-        assert_eq!(bvh.occluded8(&[], &rays, M8::from_bits(0xff), t_max, &mut stack), M8::NONE);
+        assert_eq!(bvh.occluded_packet(&[], &rays, M8::from_bits(0xff), t_max, &mut stack), M8::NONE);
     }
 
     /// Shadow-ray packets aimed at points on primitives and bounded just short of them (as
@@ -467,7 +484,7 @@ mod tests {
             });
             let active = M8::from_bits(((rng.next() * 256.0) as u32).max(1));
             check_packet(&bvh, &prims, &rays, active, t_max, &mut stack);
-            let occ = bvh.occluded8(&prims, &Rays8::from_rays(&rays), active, t_max, &mut stack);
+            let occ = bvh.occluded_packet(&prims, &Rays::from_rays(&rays), active, t_max, &mut stack);
             occluded += occ.bits().count_ones();
             open += (active & !occ).bits().count_ones();
         }
@@ -502,7 +519,7 @@ mod tests {
     }
 
     #[test]
-    fn prim_intersect8_is_the_scalar_test_per_lane() {
+    fn prim_intersect_lanes_is_the_scalar_test_per_lane() {
         let mut rng = Rng(3);
         let mut hits = [0usize; 4];
         for (k, kind) in [Kind::Sphere, Kind::Quad, Kind::Box, Kind::Triangle].into_iter().enumerate() {
@@ -522,13 +539,13 @@ mod tests {
                         if i % 2 == 0 { awkward_dir(&mut rng) } else { (p.a + rng.v3(1.0) - o).normalize() };
                     Ray::new(o, d)
                 });
-                let r8 = Rays8::from_rays(&rays);
+                let r8 = Rays::from_rays(&rays);
                 let t_min = if rng.next() < 0.8 { 0.0 } else { rng.next() };
                 let t_max =
-                    F8(std::array::from_fn(
+                    F(std::array::from_fn(
                         |_| if rng.next() < 0.5 { f32::INFINITY } else { rng.next() * 8.0 },
                     ));
-                let got = p.intersect8(&r8, t_min, t_max);
+                let got = p.intersect_lanes(&r8, t_min, t_max);
                 for i in 0..W {
                     let want = p.intersect(&r8.ray(i), t_min, t_max.0[i]);
                     assert_eq!(
@@ -550,7 +567,8 @@ mod tests {
         /// Random mixed scenes of any size: every lane of every packet is the scalar answer.
         #[test]
         fn packets_match_scalar_on_random_scenes(seed in any::<u64>(), n in 1usize..2000) {
-            check_scene(seed, n, 200);
+            check_scene::<8>(seed, n, 200);
+            check_scene::<16>(seed, n, 100);
         }
     }
 }
@@ -562,6 +580,7 @@ mod tests {
 mod bench {
     use super::*;
     use crate::bvh::tests::Rng;
+    use crate::lane::{F8, M8, W};
     use crate::math::Frame;
     use crate::math::V3;
     use crate::PreparedScene;
@@ -569,7 +588,7 @@ mod bench {
 
     /// One packet and its active lanes.
     struct Packet {
-        rays: Rays8,
+        rays: Rays<W>,
         active: M8,
     }
 
@@ -607,9 +626,9 @@ mod bench {
                 next[i] = Ray::new(o, Frame::new(nf).to_world(local).normalize());
                 active |= 1 << i;
             }
-            cam.push(Packet { rays: Rays8::from_rays(&rays), active: M8::from_bits(0xff) });
+            cam.push(Packet { rays: Rays::from_rays(&rays), active: M8::from_bits(0xff) });
             if active != 0 {
-                bounce.push(Packet { rays: Rays8::from_rays(&next), active: M8::from_bits(active) });
+                bounce.push(Packet { rays: Rays::from_rays(&next), active: M8::from_bits(active) });
             }
         }
         (cam, bounce)
@@ -638,12 +657,13 @@ mod bench {
         sum
     }
 
-    /// Every packet through `intersect8`.
+    /// Every packet through `intersect_packet`.
     #[inline(always)]
     fn packet_intersect(s: &PreparedScene, ps: &[Packet], stack: &mut Stack) -> u64 {
         let mut sum = 0;
         for p in ps {
-            let (ids, ts) = s.bvh.intersect8(&s.prims, &p.rays, p.active, F8::splat(f32::INFINITY), stack);
+            let (ids, ts) =
+                s.bvh.intersect_packet(&s.prims, &p.rays, p.active, F8::splat(f32::INFINITY), stack);
             for (i, &id) in ids.iter().enumerate() {
                 if p.active.get(i) {
                     sum = fold(sum, id, ts.0[i]);
@@ -668,12 +688,12 @@ mod bench {
         sum
     }
 
-    /// Every packet through `occluded8`.
+    /// Every packet through `occluded_packet`.
     #[inline(always)]
     fn packet_occluded(s: &PreparedScene, ps: &[Packet], stack: &mut Stack) -> u64 {
         let mut sum = 0;
         for p in ps {
-            let occ = s.bvh.occluded8(&s.prims, &p.rays, p.active, F8::splat(f32::INFINITY), stack);
+            let occ = s.bvh.occluded_packet(&s.prims, &p.rays, p.active, F8::splat(f32::INFINITY), stack);
             for i in 0..W {
                 if p.active.get(i) {
                     sum = sum * 3 + u64::from(occ.get(i));

@@ -9,7 +9,7 @@
 //! request number), which is cheaper. Both are pure functions of the key, so determinism holds,
 //! and both are random-access, so requests a path does not need cost nothing.
 
-use crate::lane::{F8, W};
+use crate::lane::F;
 
 /// Mixes a 64-bit value (SplitMix64 finaliser); good avalanche, cheap.
 #[inline(always)]
@@ -158,7 +158,7 @@ fn hashed(sample: u64, r: u32) -> (f32, f32) {
 }
 
 /// Samples per batch of Sobol values: one AVX2 register of u32 lanes.
-const LANES: usize = W;
+const LANES: usize = 8;
 
 /// The sample stream for one (seed, pixel, sample): a sequence of 1D and 2D requests.
 ///
@@ -298,13 +298,18 @@ impl Sampler {
         mix64(self.pixel ^ u64::from(s))
     }
 
-    /// Request `r` for eight samples of the pixel at once, given their indices and
+    /// Request `r` for `N` samples of the pixel at once, given their indices and
     /// `sample_hash`es, as two uniforms each: lane i has what `at_2d(r)` gives sample
     /// `samples[i]`. Nothing is cached: in lockstep each sample reads a request once.
     #[inline(always)]
-    pub(crate) fn lanes_2d(&mut self, r: u32, samples: &[u32; W], hashes: &[u64; W]) -> (F8, F8) {
-        let mut u = F8::default();
-        let mut v = F8::default();
+    pub(crate) fn lanes_2d<const N: usize>(
+        &mut self,
+        r: u32,
+        samples: &[u32; N],
+        hashes: &[u64; N],
+    ) -> (F<N>, F<N>) {
+        let mut u = F::default();
+        let mut v = F::default();
         if r < SOBOL_REQUESTS {
             let h = self.request_hash(r);
             for (lane, &s) in samples.iter().enumerate() {
@@ -318,9 +323,9 @@ impl Sampler {
         (u, v)
     }
 
-    /// Request `r` for eight samples as one uniform each (see `lanes_2d`).
+    /// Request `r` for `N` samples as one uniform each (see `lanes_2d`).
     #[inline(always)]
-    pub(crate) fn lanes_1d(&mut self, r: u32, samples: &[u32; W], hashes: &[u64; W]) -> F8 {
+    pub(crate) fn lanes_1d<const N: usize>(&mut self, r: u32, samples: &[u32; N], hashes: &[u64; N]) -> F<N> {
         self.lanes_2d(r, samples, hashes).0
     }
 
@@ -362,6 +367,7 @@ impl Sampler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lane::W;
 
     /// The table form must equal the textbook bit loop.
     #[test]
