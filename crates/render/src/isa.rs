@@ -6,10 +6,12 @@
 //! fewer instructions and about 4 % less time on S1 (crates/render/BENCH_NOTES.md). With
 //! AVX-512 the wide integrator runs sixteen lanes to a group instead of eight, with 32 vector
 //! registers, mask registers for compares and blends, and 64-bit lane multiplies for the
-//! sampler's hashes: on an AMD Zen 4, S1 and S2 gain 30-40 % over the AVX2 copy, B1 25 %, the
-//! mesh scenes a few percent (BENCH_NOTES, session 7). On the Intel Xeon of session 5 an
-//! eight-lane AVX-512 copy was within noise of v3 (B1 +3 %, S1 -6 %); `TESSERA_ISA=x86-64-v3`
-//! caps the level where AVX-512 does not pay. The levels compute bit-identical pixels: Rust never contracts `a * b + c` into a fused
+//! sampler's hashes: on an AMD Zen 4, S1 +44 %, S2 +31 %, B1 +33 % and M1 +6 % over the AVX2
+//! copy on the same CPU (BENCHMARKS.md, 03:31 window of 2026-12-01). On the Intel Xeon of
+//! session 5 an eight-lane AVX-512 copy was within noise of v3 (B1 +3 %, S1 -6 %);
+//! `TESSERA_ISA=x86-64-v3` caps the level where AVX-512 does not pay.
+//!
+//! The levels compute bit-identical pixels: Rust never contracts `a * b + c` into a fused
 //! multiply-add or reassociates float arithmetic, so another instruction set changes which
 //! instructions compute each IEEE operation, not its result (DESIGN 4; tested in
 //! `tests/determinism.rs` on every level the CPU has).

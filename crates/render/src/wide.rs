@@ -445,41 +445,28 @@ where
 mod tests {
     use super::*;
     use crate::integrator;
+    use std::path::Path;
 
-    /// A small scene with every material kind, an emitting sphere and every light kind, at
-    /// `spp` samples.
-    fn every_kind(spp: u32) -> PreparedScene {
-        let v = serde_json::json!({
-            "render": {"width": 12, "height": 8, "spp": spp, "max_depth": 8, "seed": 7},
-            "camera": {"type": "perspective", "eye": [0, -6, 2], "target": [0, 0, 0.6], "up": [0, 0, 1], "vfov_deg": 45},
-            "environment": {"type": "constant", "radiance": [1, 1, 1]},
-            "materials": {
-                "ground": {"type": "diffuse", "albedo": [0.5, 0.5, 0.5]},
-                "matte": {"type": "diffuse", "albedo": [0.8, 0.3, 0.2], "roughness": 0.4},
-                "mirror": {"type": "conductor", "albedo": [0.9, 0.9, 0.9]},
-                "rough": {"type": "conductor", "albedo": [0.9, 0.6, 0.3], "roughness": 0.3},
-                "glass": {"type": "dielectric", "ior": 1.5},
-                "plastic": {"type": "glossy", "albedo": [0.2, 0.6, 0.2], "roughness": 0.2, "ior": 1.5},
-                "lamp": {"type": "emitter", "radiance": [20, 18, 15]}
-            },
-            "shapes": [
-                {"type": "quad", "center": [0, 0, 0], "half_size": [50, 50], "material": "ground"},
-                {"type": "sphere", "center": [-1.5, 0, 0.7], "radius": 0.7, "material": "mirror"},
-                {"type": "sphere", "center": [0, -0.5, 0.5], "radius": 0.5, "material": "glass"},
-                {"type": "sphere", "center": [1.5, 0.3, 0.6], "radius": 0.6, "material": "plastic"},
-                {"type": "sphere", "center": [0.2, 1.5, 0.6], "radius": 0.6, "material": "matte"},
-                {"type": "box", "min": [-0.4, 1, 0], "max": [0.4, 1.8, 1.2], "material": "rough"},
-                {"type": "mesh", "positions": [[1, 2, 0], [2.5, 2, 0], [1.7, 2.5, 1.5]], "indices": [[0, 1, 2]], "material": "ground"},
-                {"type": "sphere", "center": [-0.8, -1.5, 1.8], "radius": 0.15, "material": "lamp"}
-            ],
-            "lights": [{"type": "point", "position": [1, -1, 2], "intensity": [3, 3, 3]}]
-        });
+    /// A scene file (JSON text, its directory for relative paths) at 12 x 8 pixels and `spp`
+    /// samples.
+    fn small(json: &str, dir: &Path, spp: u32) -> PreparedScene {
+        let mut v: serde_json::Value = serde_json::from_str(json).expect("scene is JSON");
+        v["render"]["width"] = 12.into();
+        v["render"]["height"] = 8.into();
+        v["render"]["spp"] = spp.into();
         let scene = tessera_types::scene::Scene::from_json_value(v).expect("scene parses");
-        PreparedScene::new(&scene).expect("scene prepares")
+        PreparedScene::with_base_dir(&scene, dir).expect("scene prepares")
+    }
+
+    /// A scene file of the repository or of `shared/` beside it.
+    fn file(path: &str, spp: u32) -> PreparedScene {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+        let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        small(&text, p.parent().expect("a directory"), spp)
     }
 
     /// `pixel::<N>` against the one-sample integrator, the oracle, pixel by pixel.
-    fn matches_the_oracle<const N: usize>(s: &PreparedScene)
+    fn matches_the_oracle<const N: usize>(name: &str, s: &PreparedScene)
     where
         Stack: PacketStack<N>,
     {
@@ -490,20 +477,33 @@ mod tests {
             for x in 0..s.width() {
                 let wide = pixel::<N>(s, x, y, &mut sampler, &mut stack, &mut scratch);
                 let one = integrator::pixel(s, x, y, &mut sampler, &mut stack);
-                assert_eq!(wide.map(f32::to_bits), one.map(f32::to_bits), "{N} lanes, pixel ({x}, {y})");
+                assert_eq!(
+                    wide.map(f32::to_bits),
+                    one.map(f32::to_bits),
+                    "{name}, {N} lanes, pixel ({x}, {y})"
+                );
             }
         }
     }
 
     /// Both group widths give the oracle's bits on any CPU (the sixteen-lane copy runs as
     /// AVX-512 code only where the CPU has it, so `tests/determinism.rs` alone would not reach
-    /// it elsewhere). 11 and 5 samples leave partial groups, 70 a second chunk.
+    /// it elsewhere): the scene with every material and light kind (one lane at a time), S1 and
+    /// B1 (Lambertian lanes under a plain sky) and S2 (Lambertian lanes sampling a lamp). 11
+    /// and 5 samples leave partial groups, 70 a second chunk.
     #[test]
     fn eight_and_sixteen_lanes_give_the_scalar_bits() {
+        let every_kind = include_str!("../tests/scenes/every_kind.json");
         for spp in [5, 11, 70] {
-            let s = every_kind(spp);
-            matches_the_oracle::<8>(&s);
-            matches_the_oracle::<16>(&s);
+            for (name, s) in [
+                ("every kind", small(every_kind, Path::new("."), spp)),
+                ("S1", file("../../../shared/scenes/S1_spheres.json", spp)),
+                ("S2", file("../../../shared/scenes/S2_materials.json", spp)),
+                ("B1", file("../../bench/scenes/B1_barchart.json", spp)),
+            ] {
+                matches_the_oracle::<8>(name, &s);
+                matches_the_oracle::<16>(name, &s);
+            }
         }
     }
 }

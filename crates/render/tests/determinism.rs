@@ -6,38 +6,17 @@ use proptest::prelude::*;
 use tessera_render::{render_image, render_rect, Isa, PreparedScene};
 
 /// A small scene with every material, shape and light kind and a camera transform, so every
-/// sampling branch (BSDF lobes, light selection, sun-disc MIS) is exercised.
+/// sampling branch (BSDF lobes, light selection, sun-disc MIS) is exercised (shared with the
+/// wide integrator's unit test).
+const EVERY_KIND: &str = include_str!("scenes/every_kind.json");
+
+/// `EVERY_KIND` at `w` x `h` pixels and `spp` samples.
 fn mixed(w: u32, h: u32, spp: u32) -> PreparedScene {
-    prepare(serde_json::json!({
-        "render": {"width": w, "height": h, "spp": spp, "max_depth": 8, "seed": 42},
-        "camera": {"type": "perspective", "eye": [0, -6, 2], "target": [0, 0, 0.6], "up": [0, 0, 1], "vfov_deg": 45,
-                   "transform": [{"translate": [0.2, 0, 0]}, {"rotate": {"angle_deg": 5, "axis": [0, 0, 1]}}]},
-        "environment": {"type": "gradient", "zenith": [0.3, 0.5, 1.0], "horizon": [1, 0.9, 0.8]},
-        "materials": {
-            "ground": {"type": "diffuse", "albedo": [0.5, 0.5, 0.5], "roughness": 0.4},
-            "frosted": {"type": "dielectric", "ior": 1.5, "roughness": 0.3, "distribution": "beckmann"},
-            "mirror": {"type": "conductor", "albedo": [0.9, 0.9, 0.9]},
-            "rough": {"type": "conductor", "albedo": [0.9, 0.6, 0.3], "roughness": 0.3},
-            "glass": {"type": "dielectric", "ior": 1.5},
-            "plastic": {"type": "glossy", "albedo": [0.2, 0.6, 0.2], "roughness": 0.2, "ior": 1.5, "distribution": "ggx"},
-            "lamp": {"type": "emitter", "radiance": [20, 18, 15]}
-        },
-        "shapes": [
-            {"type": "quad", "center": [0, 0, 0], "half_size": [50, 50], "material": "ground"},
-            {"type": "sphere", "center": [-1.5, 0, 0.7], "radius": 0.7, "material": "mirror"},
-            {"type": "sphere", "center": [0, -0.5, 0.5], "radius": 0.5, "material": "glass"},
-            {"type": "sphere", "center": [1.5, 0.3, 0.6], "radius": 0.6, "material": "plastic"},
-            {"type": "box", "min": [-0.4, 1, 0], "max": [0.4, 1.8, 1.2], "material": "rough"},
-            {"type": "mesh", "positions": [[1, 2, 0], [2.5, 2, 0], [1.7, 2.5, 1.5]], "indices": [[0, 1, 2]], "material": "frosted",
-             "transform": [{"rotate": {"angle_deg": 10, "axis": [0, 0, 1]}}]},
-            {"type": "sphere", "center": [-0.8, -1.5, 1.8], "radius": 0.15, "material": "lamp"}
-        ],
-        "lights": [
-            {"type": "point", "position": [1, -1, 2], "intensity": [3, 3, 3]},
-            {"type": "spot", "position": [-1, -1, 3], "direction": [0.3, 0.3, -1], "intensity": [10, 10, 10], "cone_deg": 30, "falloff_deg": 20},
-            {"type": "sun", "direction": [0.2, 0.5, -1], "irradiance": [1, 1, 1], "angular_radius_deg": 3}
-        ]
-    }))
+    let mut v: serde_json::Value = serde_json::from_str(EVERY_KIND).expect("every_kind.json is JSON");
+    v["render"]["width"] = w.into();
+    v["render"]["height"] = h.into();
+    v["render"]["spp"] = spp.into();
+    prepare(v)
 }
 
 fn pool(n: usize) -> rayon::ThreadPool {
