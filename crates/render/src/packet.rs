@@ -3,12 +3,12 @@
 //!
 //! Each node visit tests the node's four child boxes against all the rays, so the node is
 //! loaded once for the packet instead of once per ray, and the box arithmetic runs a register
-//! of rays per instruction. A lane takes part in a subtree only while its ray entered the subtree's
-//! box before its current closest hit, so each lane's answer is the scalar traversal's: same
-//! distance bits, and the same primitive unless two are hit at exactly that distance (the
-//! visiting order, which decides such ties, is the packet's, not the ray's). A subtree that only
-//! one lane enters is handed to the scalar traversal, which tests four boxes against that ray
-//! instead of 4N.
+//! of rays per instruction. A lane takes part in a subtree only while its ray entered the
+//! subtree's box before its current closest hit, so each lane's answer is the scalar
+//! traversal's: same distance bits, and the same primitive unless two are hit at exactly that
+//! distance (the visiting order, which decides such ties, is the packet's, not the ray's). A
+//! subtree that only one lane enters is handed to the scalar traversal, which tests four boxes
+//! against that ray instead of 4N.
 
 use crate::bvh::{Bvh, Node, PacketStack, Stack, STACK, WIDTH};
 use crate::geometry::Prim;

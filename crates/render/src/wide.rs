@@ -7,11 +7,12 @@
 //! Each vertex, a group's live lanes trace their rays (as one packet query, `packet.rs`, when
 //! more than three quarters are live); lanes that escape under a plain constant sky add it
 //! together, and lanes on a Lambertian surface, the bulk of most scenes, scatter together in
-//! `lambertian`, sampling lights a group at a time (`Lights::sample_lanes`). Every other lane (emitter hits, other skies and
-//! materials) takes `integrator::arrive` and `integrator::scatter` alone. After each vertex the
-//! paths still going are packed into the first groups, so groups stay full as paths end.
-//! Every lane performs the f32 operations of the scalar path in the same order, so the image is
-//! bit-identical to `integrator::pixel`'s, which stays the oracle (`tests/determinism.rs`).
+//! `lambertian`, sampling lights a group at a time (`Lights::sample_lanes`). Every other lane
+//! (emitter hits, other skies and materials) takes `integrator::arrive` and
+//! `integrator::scatter` alone. After each vertex the paths still going are packed into the
+//! first groups, so groups stay full as paths end. Every lane performs the f32 operations of
+//! the scalar path in the same order, so the image is bit-identical to `integrator::pixel`'s,
+//! which stays the oracle (`tests/determinism.rs`).
 
 use crate::bvh::{PacketStack, Stack};
 use crate::env::Env;
