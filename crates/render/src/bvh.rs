@@ -493,9 +493,8 @@ fn v3(v: F4) -> V3 {
 
 type Bins = [[Bin; BINS]; 3];
 
-/// Bins `refs` on all three axes in one pass.
-fn bin_refs(refs: &[Ref], lo: F4, scale: F4) -> Box<Bins> {
-    let mut bins = Box::new([[Bin::EMPTY; BINS]; 3]);
+/// Adds `refs` to `bins` on all three axes in one pass.
+fn bin_refs(refs: &[Ref], lo: F4, scale: F4, bins: &mut Bins) {
     for r in refs {
         let (mn, mx) = (f4(r.min), f4(r.max));
         let c = F4([mn.0[0] + mx.0[0], mn.0[1] + mx.0[1], mn.0[2] + mx.0[2], 0.0]);
@@ -510,7 +509,6 @@ fn bin_refs(refs: &[Ref], lo: F4, scale: F4) -> Box<Bins> {
             bin.count += 1;
         }
     }
-    bins
 }
 
 /// Refs per parallel binning task. Bins merge by min, max and integer sums, which are exact,
@@ -547,19 +545,27 @@ fn try_split(refs: &mut [Ref], kid: &Kid) -> Option<(Kid, Kid)> {
         return median(refs);
     }
     let (lo, scale) = (F4(lo), F4(scale));
-    let bins = if slice.len() >= 2 * BIN_CHUNK {
+    // On the stack: most splits are of a handful of refs, where allocating and copying the
+    // bins cost more than binning them.
+    let mut bins = [[Bin::EMPTY; BINS]; 3];
+    if slice.len() >= 2 * BIN_CHUNK {
         use rayon::prelude::*;
-        slice.par_chunks(BIN_CHUNK).map(|c| bin_refs(c, lo, scale)).reduce_with(|mut a, b| {
+        let part = |c: &[Ref]| {
+            let mut b = Box::new([[Bin::EMPTY; BINS]; 3]);
+            bin_refs(c, lo, scale, &mut b);
+            b
+        };
+        bins = *slice.par_chunks(BIN_CHUNK).map(part).reduce_with(|mut a, b| {
             for (a, b) in a.iter_mut().zip(b.iter()) {
                 for (a, b) in a.iter_mut().zip(b) {
                     a.merge(b);
                 }
             }
             a
-        })?
+        })?;
     } else {
-        bin_refs(slice, lo, scale)
-    };
+        bin_refs(slice, lo, scale, &mut bins);
+    }
     let Some((axis, pos, cost, left, right)) = best_split(&bins, usable) else {
         return median(refs);
     };
@@ -592,17 +598,27 @@ fn best_split(bins: &Bins, usable: [bool; 3]) -> Option<(usize, usize, f32, Bin,
         let bins = &bins[axis];
         let mut right_area = [0.0f32; BINS];
         let mut right_count = [0u32; BINS];
+        // Empty bins are skipped: merging one changes nothing (min with +inf, max with -inf),
+        // so a split just past one costs exactly what the split before it does and never wins
+        // the strict comparison. Most splits are of a few refs in mostly empty bins.
         let mut acc = Bin::EMPTY;
+        let mut area = acc.bounds().half_area();
         for k in (1..BINS).rev() {
-            acc.merge(&bins[k]);
-            right_area[k] = acc.bounds().half_area();
+            if bins[k].count != 0 {
+                acc.merge(&bins[k]);
+                area = acc.bounds().half_area();
+            }
+            right_area[k] = area;
             right_count[k] = acc.count;
         }
         let mut acc = Bin::EMPTY;
         for k in 1..BINS {
+            if bins[k - 1].count == 0 {
+                continue;
+            }
             acc.merge(&bins[k - 1]);
             let n = acc.count;
-            if n == 0 || right_count[k] == 0 {
+            if right_count[k] == 0 {
                 continue;
             }
             let cost = acc.bounds().half_area() * n as f32 + right_area[k] * right_count[k] as f32;
@@ -613,7 +629,7 @@ fn best_split(bins: &Bins, usable: [bool; 3]) -> Option<(usize, usize, f32, Bin,
     }
     let (axis, pos, cost) = best?;
     let (mut left, mut right) = (Bin::EMPTY, Bin::EMPTY);
-    for (k, b) in bins[axis].iter().enumerate() {
+    for (k, b) in bins[axis].iter().enumerate().filter(|(_, b)| b.count != 0) {
         if k < pos {
             left.merge(b);
         } else {

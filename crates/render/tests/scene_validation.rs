@@ -181,6 +181,14 @@ fn geometry_and_camera_checks() {
     v["shapes"][0] = json!({"type": "mesh", "positions": [[0, 0, 0], [1, 0, 0]], "indices": [[0, 1, 2]], "material": "grey"});
     let e = validate_err(v);
     assert_eq!(e.field, "shapes[0].indices[0][2]");
+    // 1e39 overflows f32 to infinity; the error names the position and its component.
+    let mut v = base();
+    v["shapes"][0] = json!({"type": "mesh", "positions": [[0, 0, 0], [1, 0, 0], [0, 1e39, 0]], "indices": [[0, 1, 2]], "material": "grey"});
+    let e = validate_err(v);
+    assert_eq!(
+        (e.field.as_str(), e.message.as_str()),
+        ("shapes[0].positions[2][1]", "must be a finite number, got inf")
+    );
     let mut v = base();
     v["shapes"][0] = json!({"type": "mesh", "path": "bunny.obj", "material": "grey"});
     let e = validate_err(v);

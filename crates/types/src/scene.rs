@@ -573,10 +573,10 @@ fn finite(field: &str, x: f32) -> Result<(), FieldError> {
 }
 
 fn finite3(field: &str, v: &[f32; 3]) -> Result<(), FieldError> {
-    for (i, x) in v.iter().enumerate() {
-        finite(&format!("{field}[{i}]"), *x)?;
+    match v.iter().position(|x| !x.is_finite()) {
+        Some(i) => finite(&format!("{field}[{i}]"), v[i]),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn in_range3(field: &str, v: &[f32; 3], lo: f32, hi: f32) -> Result<(), FieldError> {
@@ -857,7 +857,11 @@ fn validate_mesh(m: &Mesh, limits: &Limits, allow_paths: bool) -> Result<(), Fie
         return Err(FieldError::new("indices", "a mesh needs at least one triangle"));
     }
     for (i, p) in m.positions.iter().enumerate() {
-        finite3(&format!("positions[{i}]"), p)?;
+        // The field name is formatted only for a bad position: a 1M-triangle mesh has half a
+        // million of them.
+        if !p.iter().all(|x| x.is_finite()) {
+            finite3(&format!("positions[{i}]"), p)?;
+        }
     }
     let n = m.positions.len();
     for (i, tri) in m.indices.iter().enumerate() {
