@@ -190,6 +190,10 @@ fn geometry_and_camera_checks() {
         ("shapes[0].positions[2][1]", "must be a finite number, got inf")
     );
     let mut v = base();
+    v["camera"]["transform"] =
+        json!([{"rotate": {"angle_deg": 5, "axis": [0, 0, 1]}}, {"translate": [0, 0, -1e39]}]);
+    assert_eq!(validate_err(v).field, "camera.transform[1].translate[2]");
+    let mut v = base();
     v["shapes"][0] = json!({"type": "mesh", "path": "bunny.obj", "material": "grey"});
     let e = validate_err(v);
     assert_eq!(e.field, "shapes[0].path");

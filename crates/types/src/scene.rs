@@ -572,7 +572,7 @@ fn finite(field: &str, x: f32) -> Result<(), FieldError> {
     }
 }
 
-fn finite3(field: &str, v: &[f32; 3]) -> Result<(), FieldError> {
+fn finite3(field: impl std::fmt::Display, v: &[f32; 3]) -> Result<(), FieldError> {
     match v.iter().position(|x| !x.is_finite()) {
         Some(i) => finite(&format!("{field}[{i}]"), v[i]),
         None => Ok(()),
@@ -671,7 +671,7 @@ fn validate_transform(chain: &[Transform]) -> Result<(), FieldError> {
     }
     for (i, t) in chain.iter().enumerate() {
         match t {
-            Transform::Translate(v) => finite3(&format!("transform[{i}].translate"), v)?,
+            Transform::Translate(v) => finite3(format_args!("transform[{i}].translate"), v)?,
             Transform::Rotate(r) => {
                 finite(&format!("transform[{i}].rotate.angle_deg"), r.angle_deg)?;
                 let at = format!("transform[{i}].rotate.axis");
@@ -857,11 +857,9 @@ fn validate_mesh(m: &Mesh, limits: &Limits, allow_paths: bool) -> Result<(), Fie
         return Err(FieldError::new("indices", "a mesh needs at least one triangle"));
     }
     for (i, p) in m.positions.iter().enumerate() {
-        // The field name is formatted only for a bad position: a 1M-triangle mesh has half a
-        // million of them.
-        if !p.iter().all(|x| x.is_finite()) {
-            finite3(&format!("positions[{i}]"), p)?;
-        }
+        // `format_args!` leaves the field name unformatted unless the position is bad: a
+        // 1M-triangle mesh has half a million of them.
+        finite3(format_args!("positions[{i}]"), p)?;
     }
     let n = m.positions.len();
     for (i, tri) in m.indices.iter().enumerate() {
