@@ -1007,6 +1007,70 @@ pub(crate) mod tests {
         );
     }
 
+    /// `best_split` as it was before it skipped empty bins: every bin merged, every split
+    /// position costed. The oracle for the test below.
+    fn best_split_dense(bins: &Bins, usable: [bool; 3]) -> Option<(usize, usize, f32, Bin, Bin)> {
+        let mut best: Option<(usize, usize, f32)> = None;
+        for axis in (0..3).filter(|&a| usable[a]) {
+            for pos in 1..BINS {
+                let (mut left, mut right) = (Bin::EMPTY, Bin::EMPTY);
+                bins[axis][..pos].iter().for_each(|b| left.merge(b));
+                bins[axis][pos..].iter().rev().for_each(|b| right.merge(b));
+                if left.count == 0 || right.count == 0 {
+                    continue;
+                }
+                let cost = left.bounds().half_area() * left.count as f32
+                    + right.bounds().half_area() * right.count as f32;
+                if best.is_none_or(|b| cost < b.2) {
+                    best = Some((axis, pos, cost));
+                }
+            }
+        }
+        let (axis, pos, cost) = best?;
+        let (mut left, mut right) = (Bin::EMPTY, Bin::EMPTY);
+        bins[axis][..pos].iter().for_each(|b| left.merge(b));
+        bins[axis][pos..].iter().for_each(|b| right.merge(b));
+        Some((axis, pos, cost, left, right))
+    }
+
+    /// A split's result as bits, for exact comparison.
+    fn split_bits(s: Option<(usize, usize, f32, Bin, Bin)>) -> Option<(usize, usize, u32, Vec<u32>)> {
+        s.map(|(axis, pos, cost, l, r)| {
+            let lanes = [l.min, l.max, l.cmin, l.cmax, r.min, r.max, r.cmin, r.cmax];
+            let mut bits: Vec<u32> = lanes.iter().flat_map(|f| f.0.map(f32::to_bits)).collect();
+            bits.extend([l.count, r.count]);
+            (axis, pos, cost.to_bits(), bits)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Skipping empty bins picks exactly the split, cost and halves of the full sweep, so
+        /// the tree is the one the full sweep built: bins mostly empty (small splits), mostly
+        /// full, and with equal boxes, whose costs tie.
+        #[test]
+        fn best_split_skipping_empty_bins_matches_the_full_sweep(seed in any::<u64>(), fill in 0.0f32..1.0, ties in any::<bool>()) {
+            let mut rng = Rng(seed);
+            let mut bins = [[Bin::EMPTY; BINS]; 3];
+            let shared = (rng.v3(4.0), rng.v3(4.0));
+            for bin in bins.iter_mut().flatten() {
+                if rng.next() < fill {
+                    let (a, b) = if ties { shared } else { (rng.v3(4.0), rng.v3(4.0)) };
+                    let (c, d) = (rng.v3(4.0), rng.v3(4.0));
+                    *bin = Bin {
+                        min: f4(a.min(b)),
+                        max: f4(a.max(b)),
+                        cmin: f4(c.min(d)),
+                        cmax: f4(c.max(d)),
+                        count: 1 + (rng.next() * 5.0) as u32,
+                    };
+                }
+            }
+            let usable = [rng.next() < 0.8, rng.next() < 0.8, true];
+            prop_assert_eq!(split_bits(best_split(&bins, usable)), split_bits(best_split_dense(&bins, usable)));
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(24))]
         /// Random soups of any size (including ones small enough for a single leaf) and random
