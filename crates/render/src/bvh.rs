@@ -5,6 +5,9 @@
 //! The build grows each wide node by repeatedly splitting its child with the largest surface
 //! area (binary SAH splits, as Embree and pbrt-v4 collapse theirs), so the SAH decides leaf
 //! versus split exactly as a binary build would; only the grouping into nodes is wider.
+//!
+//! A ray that leaves a convex shape skips the children whose primitives all belong to that
+//! shape (`Bvh::shapes`, `Ray::skip`, `convex`).
 
 use crate::geometry::{Aabb, Prim};
 use crate::math::{Ray, V3};
@@ -14,7 +17,8 @@ use crate::simd::F4;
 /// Children per node (one SSE register of boxes).
 pub(crate) const WIDTH: usize = 4;
 const BINS: usize = 16;
-const MAX_LEAF: usize = 4;
+/// Most primitives in a leaf.
+pub(crate) const MAX_LEAF: usize = 4;
 /// Cost of visiting a node relative to intersecting one primitive.
 const TRAVERSAL_COST: f32 = 1.0;
 /// Binary split levels before the build stops splitting: bounds the build's recursion. It also
@@ -24,7 +28,7 @@ const MAX_DEPTH: usize = 64;
 /// task overhead and the cost of merging node arrays outweigh the gain.
 const PARALLEL_MIN: usize = 8 * 1024;
 /// `Node::child` of an unused slot.
-const EMPTY: u32 = u32::MAX;
+pub(crate) const EMPTY: u32 = u32::MAX;
 
 /// Four children's boxes, lane i = child i. `b[2 * axis]` holds the minima on `axis` and
 /// `b[2 * axis + 1]` the maxima, so a ray picks its near and far plane per axis by an index
@@ -118,7 +122,7 @@ impl Stack {
 
     /// The single-ray traversal's array.
     #[inline(always)]
-    fn one(&mut self) -> &mut [Entry; STACK] {
+    pub(crate) fn one(&mut self) -> &mut [Entry; STACK] {
         &mut self.0.as_deref_mut().expect("a live stack has its buffer").one
     }
 }
@@ -157,6 +161,9 @@ impl Drop for Stack {
 pub(crate) struct Bvh {
     /// The nodes, root first (empty for an empty scene).
     pub(crate) nodes: Vec<Node>,
+    /// Per node and child: the `Prim::shape` that all the child's primitives share, else 0. A
+    /// ray that leaves a convex shape (`Ray::skip`) skips the children of that shape.
+    pub(crate) shapes: Vec<[u32; WIDTH]>,
 }
 
 /// A ray prepared for box tests: origin and reciprocal direction in every lane, and the index
@@ -210,7 +217,7 @@ impl Bvh {
     /// Builds the tree and reorders `prims` to match its leaves.
     pub(crate) fn build(prims: &mut Vec<Prim>) -> Bvh {
         if prims.is_empty() {
-            return Bvh { nodes: Vec::new() };
+            return Bvh { nodes: Vec::new(), shapes: Vec::new() };
         }
         let mut refs: Vec<Ref> = {
             use rayon::prelude::*;
@@ -239,7 +246,40 @@ impl Bvh {
             }
         }
         *prims = refs.iter().map(|r| prims[r.prim as usize]).collect();
-        Bvh { nodes }
+        let mut bvh = Bvh { nodes, shapes: Vec::new() };
+        bvh.summarize_shapes(prims);
+        bvh
+    }
+
+    /// Recomputes `shapes` from the primitives' `Prim::shape`.
+    pub(crate) fn summarize_shapes(&mut self, prims: &[Prim]) {
+        let nodes = &self.nodes;
+        let mut shapes = vec![[0u32; WIDTH]; nodes.len()];
+        // A node's children come after it in `nodes` (the build appends a subtree after its
+        // root), so a sweep from the back finds every child's summary ready.
+        for i in (0..nodes.len()).rev() {
+            let n = &nodes[i];
+            for k in 0..WIDTH {
+                shapes[i][k] = if n.child[k] == EMPTY {
+                    0
+                } else if n.count[k] > 0 {
+                    let first = n.child[k] as usize;
+                    common(prims[first..first + n.count[k] as usize].iter().map(|p| p.shape))
+                } else {
+                    let c = n.child[k] as usize;
+                    debug_assert!(c > i, "children follow their parent");
+                    common((0..WIDTH).filter(|&j| nodes[c].child[j] != EMPTY).map(|j| shapes[c][j]))
+                };
+            }
+        }
+        self.shapes = shapes;
+    }
+
+    /// Bit mask of the children of node `index` whose primitives all belong to shape `skip`.
+    #[inline(always)]
+    pub(crate) fn skipped(&self, index: u32, skip: u32) -> u32 {
+        let s = &self.shapes[index as usize];
+        (0..WIDTH).fold(0, |m, k| m | (u32::from(s[k] == skip) << k))
     }
 
     /// Closest hit in (`t_min`, `t_max`): (prim index, t), or None.
@@ -331,7 +371,10 @@ impl Bvh {
                 }
             } else {
                 let node = &self.nodes[cur.index as usize];
-                let (tn, mask) = slab4(node, &r, t_min, bound);
+                let (tn, mut mask) = slab4(node, &r, t_min, bound);
+                if ray.skip != 0 {
+                    mask &= !self.skipped(cur.index, ray.skip);
+                }
                 if let Some(next) = descend(node, tn, mask, stack, &mut sp) {
                     cur = next;
                     continue;
@@ -400,6 +443,16 @@ fn descend(node: &Node, tn: F4, mut mask: u32, stack: &mut [Entry; STACK], sp: &
         *sp += 1;
     }
     Some(hits[0])
+}
+
+/// The value all of `v` share, else 0 (also for an empty `v`).
+fn common(mut v: impl Iterator<Item = u32>) -> u32 {
+    let first = v.next().unwrap_or(0);
+    if v.all(|x| x == first) {
+        first
+    } else {
+        0
+    }
 }
 
 /// A primitive's box and its index, as the build moves it around.
@@ -803,7 +856,7 @@ pub(crate) mod tests {
         (0..n)
             .map(|_| {
                 let a = rng.v3(extent);
-                Prim { kind: Kind::Triangle, material: 0, a, b: rng.v3(size), c: rng.v3(size) }
+                Prim { kind: Kind::Triangle, material: 0, shape: 0, a, b: rng.v3(size), c: rng.v3(size) }
             })
             .collect()
     }
@@ -850,6 +903,7 @@ pub(crate) mod tests {
             prims.push(Prim {
                 kind: Kind::Sphere,
                 material: 0,
+                shape: 0,
                 a: rng.v3(10.0),
                 b: V3::new(0.5, 0.0, 0.0),
                 c: V3::ZERO,
@@ -858,6 +912,7 @@ pub(crate) mod tests {
         prims.push(Prim {
             kind: Kind::Quad,
             material: 0,
+            shape: 0,
             a: V3::ZERO,
             b: V3::new(100.0, 100.0, 0.0),
             c: V3::ZERO,
@@ -878,6 +933,7 @@ pub(crate) mod tests {
                 Prim {
                     kind: Kind::Box,
                     material: 0,
+                    shape: 0,
                     a: V3::new(x, y, 0.0),
                     b: V3::new(x + 1.0, y + 1.0, 1.0),
                     c: V3::ZERO,
@@ -915,6 +971,7 @@ pub(crate) mod tests {
                 0 => Prim {
                     kind: Kind::Sphere,
                     material: 0,
+                    shape: 0,
                     a,
                     b: V3::new(0.2 + rng.next(), 0.0, 0.0),
                     c: V3::ZERO,
@@ -922,6 +979,7 @@ pub(crate) mod tests {
                 1 => Prim {
                     kind: Kind::Quad,
                     material: 0,
+                    shape: 0,
                     a,
                     b: V3::new(0.1 + rng.next(), 0.1 + rng.next(), 0.0),
                     c: V3::ZERO,
@@ -929,6 +987,7 @@ pub(crate) mod tests {
                 _ => Prim {
                     kind: Kind::Box,
                     material: 0,
+                    shape: 0,
                     a,
                     b: a + V3::new(0.1, 0.2, 0.3) + rng.v3(0.1),
                     c: V3::ZERO,
@@ -937,7 +996,14 @@ pub(crate) mod tests {
         }
         for k in 0..4 {
             let a = V3::new(k as f32, 0.5, 2.0);
-            prims.push(Prim { kind: Kind::Quad, material: 0, a, b: V3::new(0.5, 0.5, 0.0), c: V3::ZERO });
+            prims.push(Prim {
+                kind: Kind::Quad,
+                material: 0,
+                shape: 0,
+                a,
+                b: V3::new(0.5, 0.5, 0.0),
+                c: V3::ZERO,
+            });
         }
         let dup = prims.len() - 1;
         prims.push(prims[dup]);
@@ -985,8 +1051,8 @@ pub(crate) mod tests {
         for y in 0..ny {
             for x in 0..nx {
                 let (a, b, c, d) = (p(x, y), p(x + 1, y), p(x, y + 1), p(x + 1, y + 1));
-                prims.push(Prim { kind: Kind::Triangle, material: 0, a, b: b - a, c: c - a });
-                prims.push(Prim { kind: Kind::Triangle, material: 0, a: b, b: d - b, c: c - b });
+                prims.push(Prim { kind: Kind::Triangle, material: 0, shape: 0, a, b: b - a, c: c - a });
+                prims.push(Prim { kind: Kind::Triangle, material: 0, shape: 0, a: b, b: d - b, c: c - b });
             }
         }
         let mut times = Vec::new();

@@ -24,6 +24,9 @@ pub(crate) enum Kind {
 pub(crate) struct Prim {
     pub kind: Kind,
     pub material: u32,
+    /// 1 + the index of the scene shape this primitive belongs to when that shape is convex
+    /// (`convex::keep_convex`), else 0. A ray leaving the shape outwards skips its primitives.
+    pub shape: u32,
     pub a: V3,
     pub b: V3,
     pub c: V3,
@@ -65,6 +68,8 @@ pub(crate) struct Surface {
     pub n: V3,
     /// Whether the shape encloses a volume (sphere, box): then `n` tells inside from outside.
     pub closed: bool,
+    /// `Prim::shape` of the primitive hit.
+    pub shape: u32,
 }
 
 impl Prim {
@@ -269,11 +274,14 @@ impl Prim {
         match self.kind {
             Kind::Sphere => {
                 let n = (p - self.a).normalize();
-                Surface { p: self.a + n * self.b.x, n, closed: true }
+                Surface { p: self.a + n * self.b.x, n, closed: true, shape: self.shape }
             }
-            Kind::Quad => {
-                Surface { p: V3::new(p.x, p.y, self.a.z), n: V3::new(0.0, 0.0, 1.0), closed: false }
-            }
+            Kind::Quad => Surface {
+                p: V3::new(p.x, p.y, self.a.z),
+                n: V3::new(0.0, 0.0, 1.0),
+                closed: false,
+                shape: self.shape,
+            },
             Kind::Box => {
                 // The face is the one the point is closest to, relative to the box size.
                 let size = self.b - self.a;
@@ -309,9 +317,11 @@ impl Prim {
                 q.x = snap(p.x, 0, n);
                 q.y = snap(p.y, 1, n);
                 q.z = snap(p.z, 2, n);
-                Surface { p: q, n, closed: true }
+                Surface { p: q, n, closed: true, shape: self.shape }
             }
-            Kind::Triangle => Surface { p, n: self.b.cross(self.c).normalize(), closed: false },
+            Kind::Triangle => {
+                Surface { p, n: self.b.cross(self.c).normalize(), closed: false, shape: self.shape }
+            }
         }
     }
 }

@@ -84,6 +84,31 @@ pub(crate) fn leave<T: Real>(p: Vec3<T>, n: Vec3<T>, off: T, dir: Vec3<T>) -> Ve
     p + Vec3::select(side, n, -n) * off
 }
 
+/// `Ray::skip` of a ray leaving a surface of `Prim::shape` `shape` (normal `n`) along `dir`:
+/// the shape when the ray leaves on the side `n` points to (which `leave` lifts it to; for a
+/// convex shape its outside) at a cosine of at least [`SKIP_COS`].
+#[inline(always)]
+pub(crate) fn skip(shape: u32, n: V3, dir: V3) -> u32 {
+    if dir.dot(n) >= SKIP_COS {
+        shape
+    } else {
+        0
+    }
+}
+
+/// Least cosine between a ray and the normal of the convex shape it leaves for the ray to skip
+/// the shape. The f32 normal of a triangle whose angle at its first corner is θ is off by up to
+/// about 1.2e-7 / sin θ radians, which `convex` keeps under 1.2e-4 (it refuses meshes with
+/// sin θ < 1e-3): a ray this steep moves away from the exact plane too. Grazing rays (about
+/// one in a million cosine-distributed bounces) just search the shape as before.
+pub(crate) const SKIP_COS: f32 = 1e-3;
+
+/// The ray leaving surface `surf` along `dir`.
+#[inline(always)]
+fn spawn(surf: &Surface, dir: V3) -> Ray {
+    Ray { skip: skip(surf.shape, surf.n, dir), ..Ray::new(leave(surf.p, surf.n, offset(surf.p), dir), dir) }
+}
+
 /// Power heuristic (beta = 2) weight of a strategy with density `a` against one with `b`.
 #[inline(always)]
 pub(crate) fn power_heuristic<T: Real>(a: T, b: T) -> T {
@@ -213,7 +238,7 @@ pub(crate) fn scatter(
     if !material.is_delta() && !scene.lights.is_empty() {
         let u_light = sampler.at_1d(r + 3);
         let (lu, lv) = sampler.at_2d(r + 4);
-        path.l += path.beta.cmul(direct(scene, material, &path.ray, surf.p, surf.n, u_light, lu, lv, stack));
+        path.l += path.beta.cmul(direct(scene, material, &path.ray, surf, u_light, lu, lv, stack));
     }
     let u_lobe = if material.has_lobe_choice() { sampler.at_1d(r) } else { 0.0 };
     let (u, v) = if material.has_direction_choice() { sampler.at_2d(r + 1) } else { (0.0, 0.0) };
@@ -236,12 +261,12 @@ pub(crate) fn scatter(
         }
         path.beta = path.beta / q;
     }
-    path.ray = Ray::new(leave(surf.p, surf.n, offset(surf.p), sc.wi), sc.wi);
+    path.ray = spawn(surf, sc.wi);
     true
 }
 
-/// Light-sampling estimate of the light arriving at `p` (normal `n`) and scattered along
-/// `-ray.d`, weighted against BSDF sampling.
+/// Light-sampling estimate of the light arriving at `surf` and scattered along `-ray.d`,
+/// weighted against BSDF sampling.
 // One argument per piece of the shading point; a struct would only be unpacked again.
 // Always inlined, so it is compiled with the pixel loop for each instruction-set level: left
 // to LLVM it stayed out of line as baseline code (S2: 6 % more instructions, 2 % slower).
@@ -251,13 +276,13 @@ fn direct(
     scene: &PreparedScene,
     material: &Material,
     ray: &Ray,
-    p: V3,
-    n: V3,
+    surf: &Surface,
     u_light: f32,
     lu: f32,
     lv: f32,
     stack: &mut Stack,
 ) -> V3 {
+    let (p, n) = (surf.p, surf.n);
     let off = offset(p);
     // Pick the light from the side of the surface the ray arrived on (most lights); for a
     // transmitted direction the origin is moved to the other side below.
@@ -272,24 +297,18 @@ fn direct(
     if f.max_elem() <= 0.0 {
         return V3::ZERO;
     }
-    if !unoccluded(scene, p, n, off, &ls, stack) {
+    if !unoccluded(scene, surf, off, &ls, stack) {
         return V3::ZERO;
     }
     let w = if ls.delta { 1.0 } else { power_heuristic(ls.pdf, bsdf_pdf) };
     f.cmul(ls.radiance) * (w / ls.pdf)
 }
 
-/// Whether nothing blocks the light sample `ls` taken from `p` (normal `n`, ray offset `off`).
+/// Whether nothing blocks the light sample `ls` taken from `surf` (ray offset `off`).
 #[inline(always)]
-pub(crate) fn unoccluded(
-    scene: &PreparedScene,
-    p: V3,
-    n: V3,
-    off: f32,
-    ls: &LightSample,
-    stack: &mut Stack,
-) -> bool {
-    let shadow = Ray::new(leave(p, n, off, ls.wi), ls.wi);
+fn unoccluded(scene: &PreparedScene, surf: &Surface, off: f32, ls: &LightSample, stack: &mut Stack) -> bool {
+    let shadow =
+        Ray { skip: skip(surf.shape, surf.n, ls.wi), ..Ray::new(leave(surf.p, surf.n, off, ls.wi), ls.wi) };
     if ls.prim != NONE {
         scene
             .bvh

@@ -35,6 +35,17 @@ pub(crate) struct F<const N: usize>(pub [f32; N]);
 #[repr(C, align(32))]
 pub(crate) struct M<const N: usize>(pub [u32; N]);
 
+/// `N` u32 lanes (shape indices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct U<const N: usize>(pub [u32; N]);
+
+impl<const N: usize> Default for U<N> {
+    #[inline(always)]
+    fn default() -> U<N> {
+        U([0; N])
+    }
+}
+
 /// `N` 3-vectors, one per lane.
 pub(crate) type V<const N: usize> = Vec3<F<N>>;
 

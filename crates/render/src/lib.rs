@@ -13,6 +13,7 @@
 pub mod bench;
 mod bvh;
 mod camera;
+mod convex;
 mod env;
 pub mod film;
 mod geometry;
@@ -132,7 +133,8 @@ impl PreparedScene {
     /// [`PreparedScene::new`] with explicit file access and import limits.
     pub fn with_options(scene: &Scene, opts: &LoadOptions) -> Result<Self, RenderError> {
         let (materials, mut prims) = prepare::flatten(scene, opts)?;
-        let bvh = Bvh::build(&mut prims);
+        let mut bvh = Bvh::build(&mut prims);
+        convex::keep_convex(&mut bvh, &mut prims);
         let r = &scene.render;
         let camera = Camera::new(&scene.camera, r.width, r.height);
         let env = Env::new(&scene.environment);

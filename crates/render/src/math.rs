@@ -312,13 +312,16 @@ pub struct Ray {
     pub d: V3,
     /// 1 / d per component (infinite where d is 0, which the slab test handles).
     pub inv_d: V3,
+    /// `Prim::shape` of the convex shape this ray leaves outwards, which it cannot hit again
+    /// and so does not search; 0 for none.
+    pub(crate) skip: u32,
 }
 
 impl Ray {
     /// Builds a ray from an origin and a unit direction.
     #[inline(always)]
     pub fn new(o: V3, d: V3) -> Ray {
-        Ray { o, d, inv_d: V3::new(1.0 / d.x, 1.0 / d.y, 1.0 / d.z) }
+        Ray { o, d, inv_d: V3::new(1.0 / d.x, 1.0 / d.y, 1.0 / d.z), skip: 0 }
     }
     /// The point at distance t.
     #[inline(always)]

@@ -12,7 +12,7 @@
 
 use crate::bvh::{Bvh, Node, PacketStack, Stack, STACK, WIDTH};
 use crate::geometry::Prim;
-use crate::lane::{F, M, V};
+use crate::lane::{F, M, U, V};
 use crate::math::{Ray, Real, Vec3};
 
 /// `N` rays, lane i = ray i, with reciprocal directions for slab tests.
@@ -24,6 +24,8 @@ pub(crate) struct Rays<const N: usize> {
     pub d: V<N>,
     /// 1 / d per component and lane (infinite where d is 0), as [`Ray::new`] computes it.
     pub inv_d: V<N>,
+    /// `Ray::skip` per lane.
+    pub skip: U<N>,
 }
 
 impl<const N: usize> Rays<N> {
@@ -31,13 +33,13 @@ impl<const N: usize> Rays<N> {
     #[inline(always)]
     pub(crate) fn new(o: V<N>, d: V<N>) -> Rays<N> {
         let one = F::splat(1.0);
-        Rays { o, d, inv_d: Vec3::new(one / d.x, one / d.y, one / d.z) }
+        Rays { o, d, inv_d: Vec3::new(one / d.x, one / d.y, one / d.z), skip: U::default() }
     }
 
     /// Lane `i` as a scalar ray (the same bits as `Ray::new(o_i, d_i)`).
     #[inline(always)]
     pub(crate) fn ray(&self, i: usize) -> Ray {
-        Ray { o: self.o.get(i), d: self.d.get(i), inv_d: self.inv_d.get(i) }
+        Ray { o: self.o.get(i), d: self.d.get(i), inv_d: self.inv_d.get(i), skip: self.skip.0[i] }
     }
 
     /// Sets lane `i` to `ray`.
@@ -46,6 +48,7 @@ impl<const N: usize> Rays<N> {
         self.o.set(i, ray.o);
         self.d.set(i, ray.d);
         self.inv_d.set(i, ray.inv_d);
+        self.skip.0[i] = ray.skip;
     }
 
     /// Packs `N` scalar rays.
@@ -197,6 +200,7 @@ impl Bvh {
         let mut index = 0u32;
         let mut count = 0u32;
         let mut lanes = bound.gt(ninf);
+        let skipping = rays.skip != U::default();
         loop {
             if count > 0 {
                 if leaf(index as usize, count as usize, lanes, bound) {
@@ -219,7 +223,15 @@ impl Bvh {
                 }
             } else {
                 let node = &self.nodes[index as usize];
-                let hits = slab_packet(node, &r, F::select(lanes, *bound, ninf));
+                let mut hits = slab_packet(node, &r, F::select(lanes, *bound, ninf));
+                if skipping {
+                    let shapes = &self.shapes[index as usize];
+                    for (&shape, hit) in shapes.iter().zip(&mut hits) {
+                        if shape != 0 {
+                            hit.1 = hit.1 & !M::from_fn(|k| rays.skip.0[k] == shape);
+                        }
+                    }
+                }
                 if let Some((e, m)) = descend_packet(node, hits, stack, &mut sp) {
                     (index, count, lanes) = (e.index, e.count, m);
                     continue;
@@ -335,7 +347,7 @@ mod tests {
             Kind::Box => (a + V3::new(0.1, 0.1, 0.1) + rng.v3(2.0).max(V3::ZERO), V3::ZERO),
             Kind::Triangle => (rng.v3(2.0), rng.v3(2.0)),
         };
-        Prim { kind, material: 0, a, b, c }
+        Prim { kind, material: 0, shape: 0, a, b, c }
     }
 
     /// Triangles, spheres, quads and boxes mixed, with a ground quad and a duplicate.
@@ -348,6 +360,7 @@ mod tests {
         prims.push(Prim {
             kind: Kind::Quad,
             material: 0,
+            shape: 0,
             a: V3::new(0.0, 0.0, -extent / 2.0),
             b: V3::new(1e4, 1e4, 0.0),
             c: V3::ZERO,

@@ -30,14 +30,15 @@ pub(crate) fn structural_limits(max_triangles: usize) -> Limits {
 }
 
 /// Pushes a triangle unless it is degenerate (no area to hit, no normal to shade).
-fn push_triangle(prims: &mut Vec<Prim>, p: [V3; 3], material: u32) {
+fn push_triangle(prims: &mut Vec<Prim>, p: [V3; 3], material: u32, shape: u32) {
     let (e1, e2) = (p[1] - p[0], p[2] - p[0]);
     if e1.cross(e2).length() > 0.0 {
-        prims.push(Prim { kind: Kind::Triangle, material, a: p[0], b: e1, c: e2 });
+        prims.push(Prim { kind: Kind::Triangle, material, shape, a: p[0], b: e1, c: e2 });
     }
 }
 
-/// Validates `scene` (paths allowed only with a base directory) and flattens its shapes.
+/// Validates `scene` (paths allowed only with a base directory) and flattens its shapes. Each
+/// primitive's `shape` is its shape's index + 1, for `convex::keep_convex` to judge.
 pub(crate) fn flatten(scene: &Scene, opts: &LoadOptions) -> Result<(Vec<Material>, Vec<Prim>), RenderError> {
     let limits = structural_limits(opts.max_triangles);
     if opts.base_dir.is_some() {
@@ -52,10 +53,12 @@ pub(crate) fn flatten(scene: &Scene, opts: &LoadOptions) -> Result<(Vec<Material
     let mut triangles = 0usize;
     for (i, shape) in scene.shapes.iter().enumerate() {
         let material = shape.material().map(mat_index);
+        let id = i as u32 + 1;
         match shape {
             Shape::Sphere(s) => prims.push(Prim {
                 kind: Kind::Sphere,
                 material: material.expect("validated"),
+                shape: id,
                 a: V3::from(s.center),
                 b: V3::new(s.radius, 0.0, 0.0),
                 c: V3::ZERO,
@@ -63,6 +66,7 @@ pub(crate) fn flatten(scene: &Scene, opts: &LoadOptions) -> Result<(Vec<Material
             Shape::Quad(q) => prims.push(Prim {
                 kind: Kind::Quad,
                 material: material.expect("validated"),
+                shape: id,
                 a: V3::from(q.center),
                 b: V3::new(q.half_size[0], q.half_size[1], 0.0),
                 c: V3::ZERO,
@@ -70,6 +74,7 @@ pub(crate) fn flatten(scene: &Scene, opts: &LoadOptions) -> Result<(Vec<Material
             Shape::Box(b) => prims.push(Prim {
                 kind: Kind::Box,
                 material: material.expect("validated"),
+                shape: id,
                 a: V3::from(b.min),
                 b: V3::from(b.max),
                 c: V3::ZERO,
@@ -83,7 +88,7 @@ pub(crate) fn flatten(scene: &Scene, opts: &LoadOptions) -> Result<(Vec<Material
                         let p = m.positions[i as usize];
                         V3::from(if identity { p } else { xf.point(p) })
                     });
-                    push_triangle(&mut prims, p, material);
+                    push_triangle(&mut prims, p, material, id);
                 }
                 triangles += m.indices.len();
             }
@@ -113,7 +118,7 @@ pub(crate) fn flatten(scene: &Scene, opts: &LoadOptions) -> Result<(Vec<Material
                             materials.len() as u32 - 1
                         }),
                     };
-                    push_triangle(&mut prims, tri.map(V3::from), mat);
+                    push_triangle(&mut prims, tri.map(V3::from), mat, id);
                 }
             }
         }

@@ -18,9 +18,9 @@ use crate::bvh::{PacketStack, Stack};
 use crate::env::Env;
 use crate::geometry::Surface;
 use crate::integrator::{
-    arrive, leave, offset, power_heuristic, scatter, shadow_t_max, Mean, Path, VERTEX_REQUESTS,
+    arrive, leave, offset, power_heuristic, scatter, shadow_t_max, Mean, Path, SKIP_COS, VERTEX_REQUESTS,
 };
-use crate::lane::{splat3, Lanes, F, M, V, W};
+use crate::lane::{splat3, Lanes, F, M, U, V, W};
 use crate::lights::NONE;
 use crate::material::{cosine_hemisphere, Material};
 use crate::math::{Frame, Real, V3};
@@ -331,6 +331,8 @@ struct LambertianLanes<const N: usize> {
     /// Oren–Nayar's A, which is 1 for a Lambertian surface but multiplied all the same,
     /// as `Material::eval_local` does.
     a: F<N>,
+    /// `Surface::shape`.
+    shape: U<N>,
 }
 
 impl<const N: usize> LambertianLanes<N> {
@@ -342,6 +344,7 @@ impl<const N: usize> LambertianLanes<N> {
         self.off.0[i] = offset(surf.p);
         self.albedo.set(i, albedo);
         self.a.0[i] = a;
+        self.shape.0[i] = surf.shape;
     }
 }
 
@@ -384,7 +387,8 @@ where
         // query for lights that are primitives (is the first hit that primitive?) and one for
         // the others (is anything in the way?).
         let shadowed = ls.lanes & !f.max_elem().le(zero).bits();
-        let rays = Rays::new(leave(v.p, v.n, v.off, ls.wi), ls.wi);
+        let rays =
+            Rays { skip: skip(&v.shape, v.n, ls.wi), ..Rays::new(leave(v.p, v.n, v.off, ls.wi), ls.wi) };
         let (mut to_prim, mut t_max) = (0u32, F::splat(f32::INFINITY));
         for i in Lanes(shadowed) {
             if ls.prim[i] != NONE {
@@ -428,18 +432,29 @@ where
     } else {
         beta
     };
-    let next = Rays::new(leave(v.p, v.n, v.off, wi), wi);
+    let next = Rays { skip: skip(&v.shape, v.n, wi), ..Rays::new(leave(v.p, v.n, v.off, wi), wi) };
     let goes_on = here & !ends;
     paths.rays = Rays {
         o: V::select(goes_on, next.o, paths.rays.o),
         d: V::select(goes_on, next.d, paths.rays.d),
         inv_d: V::select(goes_on, next.inv_d, paths.rays.inv_d),
+        skip: U(std::array::from_fn(
+            |k| if goes_on.0[k] != 0 { next.skip.0[k] } else { paths.rays.skip.0[k] },
+        )),
     };
     paths.beta = V::select(goes_on, beta, paths.beta);
     paths.eta_scale = F::select(goes_on, eta_scale, paths.eta_scale);
     paths.mis_pdf = F::select(goes_on, bsdf_pdf, paths.mis_pdf);
     paths.mis |= goes_on.bits();
     ends.bits() & v.lanes
+}
+
+/// `integrator::skip` per lane.
+#[inline(always)]
+fn skip<const N: usize>(shape: &U<N>, n: V<N>, dir: V<N>) -> U<N> {
+    let side = dir.dot(n).ge(F::splat(SKIP_COS));
+    // A lane flag is all ones or all zeros.
+    U(std::array::from_fn(|k| shape.0[k] & side.0[k]))
 }
 
 #[cfg(test)]
@@ -490,8 +505,9 @@ mod tests {
     /// Both group widths give the oracle's bits on any CPU (the sixteen-lane copy runs as
     /// AVX-512 code only where the CPU has it, so `tests/determinism.rs` alone would not reach
     /// it elsewhere): the scene with every material and light kind (one lane at a time), S1 and
-    /// B1 (Lambertian lanes under a plain sky) and S2 (Lambertian lanes sampling a lamp). 11
-    /// and 5 samples leave partial groups, 70 a second chunk.
+    /// B1 (Lambertian lanes under a plain sky), S2 (Lambertian lanes sampling a lamp) and the
+    /// first with convex and other meshes added (rays that skip the shape they leave). 11 and 5
+    /// samples leave partial groups, 70 a second chunk.
     #[test]
     fn eight_and_sixteen_lanes_give_the_scalar_bits() {
         let every_kind = include_str!("../tests/scenes/every_kind.json");
@@ -501,6 +517,10 @@ mod tests {
                 ("S1", file("../../../shared/scenes/S1_spheres.json", spp)),
                 ("S2", file("../../../shared/scenes/S2_materials.json", spp)),
                 ("B1", file("../../bench/scenes/B1_barchart.json", spp)),
+                (
+                    "meshes",
+                    crate::convex::tests::every_kind_with(crate::convex::tests::mesh_shapes(), 12, 8, spp),
+                ),
             ] {
                 matches_the_oracle::<8>(name, &s);
                 matches_the_oracle::<16>(name, &s);
