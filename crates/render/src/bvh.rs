@@ -277,7 +277,7 @@ impl Bvh {
 
     /// Bit mask of the children of node `index` whose primitives all belong to shape `skip`.
     #[inline(always)]
-    pub(crate) fn skipped(&self, index: u32, skip: u32) -> u32 {
+    fn skipped(&self, index: u32, skip: u32) -> u32 {
         let s = &self.shapes[index as usize];
         (0..WIDTH).fold(0, |m, k| m | (u32::from(s[k] == skip) << k))
     }

@@ -14,6 +14,7 @@
 
 use crate::bvh::{Bvh, Node, EMPTY, MAX_LEAF, WIDTH};
 use crate::geometry::{Kind, Prim};
+use crate::math::V3;
 use rayon::prelude::*;
 
 /// Clears `Prim::shape` on the primitives of the meshes that are not convex and refreshes the
@@ -52,11 +53,14 @@ fn tolerance(lo: [f64; 3], hi: [f64; 3]) -> f64 {
     1e-5 * nearest.max(1.0)
 }
 
+/// An f32 vector, exactly, in f64.
+fn exact(v: V3) -> [f64; 3] {
+    [v.x, v.y, v.z].map(f64::from)
+}
+
 /// The three corners of a triangle primitive, exactly, in f64.
 fn corners(p: &Prim) -> [[f64; 3]; 3] {
-    let a = [f64::from(p.a.x), f64::from(p.a.y), f64::from(p.a.z)];
-    let b = [f64::from(p.b.x), f64::from(p.b.y), f64::from(p.b.z)];
-    let c = [f64::from(p.c.x), f64::from(p.c.y), f64::from(p.c.z)];
+    let (a, b, c) = (exact(p.a), exact(p.b), exact(p.c));
     [a, [a[0] + b[0], a[1] + b[1], a[2] + b[2]], [a[0] + c[0], a[1] + c[1], a[2] + c[2]]]
 }
 
@@ -200,7 +204,7 @@ fn mesh_is_convex(bvh: &Bvh, prims: &[Prim], shape: u32, tris: &[u32]) -> bool {
     tris.par_iter()
         .map_init(Vec::new, |stack, &f| {
             let p = &prims[f as usize];
-            let (b, c) = ([p.b.x, p.b.y, p.b.z].map(f64::from), [p.c.x, p.c.y, p.c.z].map(f64::from));
+            let (a, b, c) = (exact(p.a), exact(p.b), exact(p.c));
             let n = [b[1] * c[2] - b[2] * c[1], b[2] * c[0] - b[0] * c[2], b[0] * c[1] - b[1] * c[0]];
             let len = dot(n, n).sqrt();
             if len < SLIVER * (dot(b, b) * dot(c, c)).sqrt() {
@@ -208,7 +212,7 @@ fn mesh_is_convex(bvh: &Bvh, prims: &[Prim], shape: u32, tris: &[u32]) -> bool {
                 return false;
             }
             let n = n.map(|x| x / len);
-            let limit = dot(n, corners(p)[0]) + tol;
+            let limit = dot(n, a) + tol;
             let cone_limit = (limit - dot(n, centre) - margin) as f32;
             let query =
                 Query { bvh, prims, shape, cones: &cones, n, limit, n32: n.map(|x| x as f32), cone_limit };
