@@ -35,6 +35,10 @@ enum What {
         /// Repeats; the median is reported.
         #[arg(long, default_value_t = 3)]
         repeats: u32,
+        /// Also render S1 with each sphere made a mesh, 1M triangles in all (issue 3's
+        /// million-triangle targets), generated from this S1 scene file.
+        #[arg(long, value_name = "S1", num_args = 0..=1, default_missing_value = "../shared/scenes/S1_spheres.json")]
+        mesh1m: Option<PathBuf>,
     },
     /// The smallest spp whose image reaches a target RMSE against the reference (doubling, then
     /// bisecting), and the render time at that spp.
@@ -78,30 +82,33 @@ enum What {
 /// Runs the benchmark and prints one line per measurement.
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.what {
-        What::Render { scenes, threads, spp, repeats } => {
+        What::Render { scenes, threads, spp, repeats, mesh1m } => {
             let scenes = if scenes.is_empty() { default_scenes()? } else { scenes };
-            println!("scene\twidth\theight\tspp\tdepth\tthreads\tmedian_s\tMsamples_per_s\tmean\tref_mean\trmse\trmse_8x8");
+            println!(
+                "scene\twidth\theight\tspp\tdepth\tthreads\tisa\tprimitives\tprepare_s\tbvh_s\tconvexity_s\tmedian_s\tMsamples_per_s\tmean\tref_mean\trmse\trmse_8x8"
+            );
             for scene in scenes {
                 let reference = reference_of(&scene);
                 let reference = reference.exists().then_some(reference);
                 let r = tessera_render::bench::run_bench(&scene, reference.as_deref(), threads, spp, repeats)
                     .with_context(|| format!("benchmarking {}", scene.display()))?;
-                let opt = |v: Option<f64>| v.map(|v| format!("{v:.5}")).unwrap_or_else(|| "-".into());
-                println!(
-                    "{}\t{}\t{}\t{}\t{}\t{}\t{:.3}\t{:.3}\t{:.4}\t{}\t{}\t{}",
-                    scene.file_stem().unwrap_or_default().to_string_lossy(),
-                    r.width,
-                    r.height,
-                    r.spp,
-                    r.max_depth,
-                    r.threads,
-                    r.median_seconds,
-                    r.samples_per_second / 1e6,
-                    r.mean,
-                    opt(r.reference_mean),
-                    opt(r.rmse),
-                    opt(r.rmse_8x8)
-                );
+                print_row(&scene.file_stem().unwrap_or_default().to_string_lossy(), &r);
+            }
+            if let Some(s1) = mesh1m {
+                let scene = tessera_render::bench::mesh1m_of(&s1)
+                    .with_context(|| format!("making the 1M-triangle scene from {}", s1.display()))?;
+                let r = tessera_render::bench::run_bench_scene(
+                    &scene,
+                    std::path::Path::new("."),
+                    None,
+                    threads,
+                    spp,
+                    repeats,
+                    None,
+                    None,
+                )
+                .context("benchmarking the 1M-triangle scene")?;
+                print_row("mesh1m", &r);
             }
             Ok(())
         }
@@ -113,6 +120,30 @@ pub fn run(args: BenchArgs) -> Result<()> {
             rt.block_on(first_tile(scene, tile, repeats, threads))
         }
     }
+}
+
+/// One tab-separated line of `bench render`, under its header.
+fn print_row(name: &str, r: &tessera_render::BenchReport) {
+    let opt = |v: Option<f64>| v.map(|v| format!("{v:.5}")).unwrap_or_else(|| "-".into());
+    println!(
+        "{name}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{:.3}\t{:.4}\t{}\t{}\t{}",
+        r.width,
+        r.height,
+        r.spp,
+        r.max_depth,
+        r.threads,
+        r.isa,
+        r.primitives,
+        r.prepare_seconds,
+        r.timings.build_seconds,
+        r.timings.convexity_seconds,
+        r.median_seconds,
+        r.samples_per_second / 1e6,
+        r.mean,
+        opt(r.reference_mean),
+        opt(r.rmse),
+        opt(r.rmse_8x8)
+    );
 }
 
 /// A scene's reference image: `NAME.reference.exr` beside `NAME.json`.

@@ -1,10 +1,10 @@
 //! `tessera bench`: time the renderer on a scene file and compare it with a reference image.
 
 use crate::film::{block_average, mean, read_exr_rgb, rmse};
-use crate::{render_image, PreparedScene, RenderError};
+use crate::{render_image, PrepareTimings, PreparedScene, RenderError};
 use std::path::Path;
 use std::time::Instant;
-use tessera_types::scene::Scene;
+use tessera_types::scene::{Mesh, Scene, Shape};
 
 /// Timings and image statistics of one benchmark.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,8 +21,12 @@ pub struct BenchReport {
     pub threads: usize,
     /// Instruction-set level of the pixel loop ([`crate::Isa::name`]).
     pub isa: &'static str,
-    /// Seconds to build the scene (parse excluded): validation, flattening, BVH.
+    /// Primitives of the prepared scene (a triangle each for meshes).
+    pub primitives: usize,
+    /// Seconds to build the scene (parse excluded): validation, flattening, BVH, convexity.
     pub prepare_seconds: f64,
+    /// The stages of `prepare_seconds`: the BVH build and the meshes' convexity proofs among them.
+    pub timings: PrepareTimings,
     /// Render seconds of each repeat, in run order.
     pub seconds: Vec<f64>,
     /// Median of `seconds`.
@@ -47,24 +51,29 @@ struct Loaded {
     reference: Option<crate::film::Image>,
 }
 
-/// Parses and prepares `scene_path` (mesh `path`s resolved beside it), builds a pool of
-/// `threads` threads and reads `reference_exr`, which must have the scene's size.
+/// Parses a scene file.
+fn read_scene(scene_path: &Path) -> Result<Scene, RenderError> {
+    let text = std::fs::read_to_string(scene_path)
+        .map_err(|source| RenderError::Io { path: scene_path.display().to_string(), source })?;
+    Ok(Scene::from_json_str(&text)?)
+}
+
+/// Prepares `scene` (mesh `path`s resolved in `base_dir`) on a pool of `threads` threads, which
+/// it returns for the renders, and reads `reference_exr`, which must have the scene's size.
 fn load(
-    scene_path: &Path,
+    scene: &Scene,
+    base_dir: &Path,
     reference_exr: Option<&Path>,
     threads: usize,
     spp: Option<u32>,
 ) -> Result<Loaded, RenderError> {
-    let text = std::fs::read_to_string(scene_path)
-        .map_err(|source| RenderError::Io { path: scene_path.display().to_string(), source })?;
-    let scene = Scene::from_json_str(&text)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .map_err(|e| RenderError::Other(format!("thread pool: {e}")))?;
     let t0 = Instant::now();
-    let base_dir = scene_path.parent().unwrap_or(Path::new("."));
-    let mut prepared = PreparedScene::with_base_dir(&scene, base_dir)?;
+    // On the same threads as the renders: the build's targets are for a given core count.
+    let mut prepared = pool.install(|| PreparedScene::with_base_dir(scene, base_dir))?;
     if let Some(spp) = spp {
         prepared = prepared.with_spp(spp);
     }
@@ -128,8 +137,26 @@ pub fn run_bench_with(
     env_light: Option<bool>,
     wide: Option<bool>,
 ) -> Result<BenchReport, RenderError> {
+    let scene = read_scene(scene_path)?;
+    let base_dir = scene_path.parent().unwrap_or(Path::new("."));
+    run_bench_scene(&scene, base_dir, reference_exr, threads, spp, repeats, env_light, wide)
+}
+
+/// [`run_bench_with`] on a scene already in memory (a generated one, such as [`mesh1m`]), with
+/// mesh `path`s resolved in `base_dir`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_bench_scene(
+    scene: &Scene,
+    base_dir: &Path,
+    reference_exr: Option<&Path>,
+    threads: usize,
+    spp: Option<u32>,
+    repeats: u32,
+    env_light: Option<bool>,
+    wide: Option<bool>,
+) -> Result<BenchReport, RenderError> {
     let Loaded { mut prepared, pool, prepare_seconds, reference } =
-        load(scene_path, reference_exr, threads, spp)?;
+        load(scene, base_dir, reference_exr, threads, spp)?;
     if let Some(on) = env_light {
         prepared = prepared.with_env_light(on);
     }
@@ -147,7 +174,9 @@ pub fn run_bench_with(
         max_depth: prepared.max_depth(),
         threads,
         isa: prepared.isa().name(),
+        primitives: prepared.primitives(),
         prepare_seconds,
+        timings: prepared.timings(),
         samples_per_second: samples / median_seconds,
         median_seconds,
         seconds,
@@ -213,7 +242,10 @@ pub fn time_to_rmse(
     max_spp: u32,
     repeats: u32,
 ) -> Result<TimeToRmse, RenderError> {
-    let Loaded { mut prepared, pool, reference, .. } = load(scene_path, Some(reference_exr), threads, None)?;
+    let scene = read_scene(scene_path)?;
+    let base_dir = scene_path.parent().unwrap_or(Path::new("."));
+    let Loaded { mut prepared, pool, reference, .. } =
+        load(&scene, base_dir, Some(reference_exr), threads, None)?;
     let reference = reference.expect("load reads the reference it was given");
     let max_spp = max_spp.max(1);
     let mut probes = Vec::new();
@@ -272,4 +304,61 @@ pub fn time_to_rmse(
         median_seconds: (!seconds.is_empty()).then(|| median(&seconds)),
         seconds,
     })
+}
+
+/// Rings and segments of each sphere of [`mesh1m`]: S1's four spheres x 2 x 250 x 500 = 1.0M
+/// triangles (the 4 x 1000 degenerate ones at the poles are dropped when the scene is prepared).
+pub const MESH1M_RINGS_SEGMENTS: (u32, u32) = (250, 500);
+
+/// A UV sphere as a mesh of `rings` x `segments` quads (two triangles each), wound
+/// counter-clockwise seen from outside so that its normals point out. Positions are computed in
+/// f64 and rounded once, so the same arguments give the same bits everywhere.
+pub fn uv_sphere(center: [f64; 3], radius: f64, rings: u32, segments: u32, material: &str) -> Mesh {
+    let mut positions = Vec::with_capacity(((rings + 1) * segments) as usize);
+    for i in 0..=rings {
+        let theta = std::f64::consts::PI * f64::from(i) / f64::from(rings);
+        for j in 0..segments {
+            let phi = 2.0 * std::f64::consts::PI * f64::from(j) / f64::from(segments);
+            positions.push([
+                (center[0] + radius * theta.sin() * phi.cos()) as f32,
+                (center[1] + radius * theta.sin() * phi.sin()) as f32,
+                (center[2] + radius * theta.cos()) as f32,
+            ]);
+        }
+    }
+    let mut indices = Vec::with_capacity((2 * rings * segments) as usize);
+    for i in 0..rings {
+        for j in 0..segments {
+            let a = i * segments + j;
+            let b = i * segments + (j + 1) % segments;
+            let (c, d) = (a + segments, b + segments);
+            indices.push([a, c, b]);
+            indices.push([b, c, d]);
+        }
+    }
+    Mesh { positions, indices, material: Some(material.to_string()), ..Mesh::default() }
+}
+
+/// `scene` with each sphere replaced by a [`uv_sphere`] mesh of `rings` x `segments`.
+pub fn tessellate_spheres(scene: &Scene, rings: u32, segments: u32) -> Scene {
+    let mut out = scene.clone();
+    for shape in &mut out.shapes {
+        if let Shape::Sphere(s) = shape {
+            let c = s.center.map(f64::from);
+            *shape = Shape::Mesh(uv_sphere(c, f64::from(s.radius), rings, segments, &s.material));
+        }
+    }
+    out
+}
+
+/// The million-triangle benchmark scene: S1 (`s1`) with its spheres tessellated
+/// ([`MESH1M_RINGS_SEGMENTS`]), so that the 1M targets are measured against S1 in one run.
+pub fn mesh1m(s1: &Scene) -> Scene {
+    let (rings, segments) = MESH1M_RINGS_SEGMENTS;
+    tessellate_spheres(s1, rings, segments)
+}
+
+/// [`mesh1m`] of the scene file `s1_path`.
+pub fn mesh1m_of(s1_path: &Path) -> Result<Scene, RenderError> {
+    Ok(mesh1m(&read_scene(s1_path)?))
 }

@@ -116,6 +116,18 @@ pub struct PreparedScene {
     light_descs: Vec<tessera_types::scene::Light>,
     /// Size of the region the image shows, which weighs distant lights (`prepare::light_radius`).
     light_radius: f32,
+    timings: PrepareTimings,
+}
+
+/// Where [`PreparedScene::with_options`] spent its time, for benchmarks and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct PrepareTimings {
+    /// Validating the scene and turning its shapes (meshes imported) into primitives.
+    pub flatten_seconds: f64,
+    /// Building the BVH.
+    pub build_seconds: f64,
+    /// Proving meshes convex so that rays leaving them skip them (`convex.rs`).
+    pub convexity_seconds: f64,
 }
 
 impl PreparedScene {
@@ -132,9 +144,17 @@ impl PreparedScene {
 
     /// [`PreparedScene::new`] with explicit file access and import limits.
     pub fn with_options(scene: &Scene, opts: &LoadOptions) -> Result<Self, RenderError> {
+        let t0 = std::time::Instant::now();
         let (materials, mut prims) = prepare::flatten(scene, opts)?;
+        let t1 = std::time::Instant::now();
         let mut bvh = Bvh::build(&mut prims);
+        let t2 = std::time::Instant::now();
         convex::keep_convex(&mut bvh, &mut prims);
+        let timings = PrepareTimings {
+            flatten_seconds: (t1 - t0).as_secs_f64(),
+            build_seconds: (t2 - t1).as_secs_f64(),
+            convexity_seconds: t2.elapsed().as_secs_f64(),
+        };
         let r = &scene.render;
         let camera = Camera::new(&scene.camera, r.width, r.height);
         let env = Env::new(&scene.environment);
@@ -160,6 +180,7 @@ impl PreparedScene {
             wide: true,
             light_descs: scene.lights.clone(),
             light_radius: radius,
+            timings,
         })
     }
 
@@ -206,6 +227,16 @@ impl PreparedScene {
     /// The instruction-set level the pixel loop runs with.
     pub fn isa(&self) -> Isa {
         self.isa
+    }
+
+    /// How long the preparation's stages took.
+    pub fn timings(&self) -> PrepareTimings {
+        self.timings
+    }
+
+    /// Number of primitives (a triangle each for meshes) after degenerate ones are dropped.
+    pub fn primitives(&self) -> usize {
+        self.prims.len()
     }
 
     /// The same scene with the environment sampled as a light by next-event estimation (and
