@@ -288,7 +288,8 @@ impl Bvh {
         // Inactive lanes get an empty interval: they enter no box and hit nothing.
         let mut best_t = F::select(active, t_max, ninf);
         let mut best = [u32::MAX; N];
-        // Both leaf tests compute `Prim::intersect`'s bits for each lane (`intersect_lanes`).
+        // `intersect_lanes` gives each lane `Prim::intersect`'s bits, so the packet's leaf test
+        // and the single lane's scalar one agree.
         // (`as_slice_of_cells`: `as_array_of_cells` is newer than the workspace's rust-version.)
         let best1 = std::cell::Cell::from_mut(&mut best[..]).as_slice_of_cells();
         self.traverse_packet(
